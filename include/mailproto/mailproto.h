@@ -1,0 +1,12 @@
+/*
+ * libmailproto: the one header applications include.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MAILPROTO_H
+#define MAILPROTO_H
+
+#include <mailproto/common.h>
+#include <mailproto/codec.h>
+
+#endif /* MAILPROTO_H */
