@@ -5,7 +5,7 @@
 #include "core/crypto.h"
 #include "core/internal.h"
 
-static void hex(const unsigned char *p, size_t n, char *out)
+static inline void hex(const unsigned char *p, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = "0123456789abcdef"[p[i] >> 4];
