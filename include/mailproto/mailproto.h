@@ -8,5 +8,6 @@
 
 #include <mailproto/common.h>
 #include <mailproto/codec.h>
+#include <mailproto/transport.h>
 
 #endif /* MAILPROTO_H */
