@@ -77,12 +77,19 @@ typedef struct mailproto_tcp_config {
 } mailproto_tcp_config;
 
 /* Resolve cfg->host with getaddrinfo and connect, racing the addresses
- * RFC 8305-style (IPv6 first, the next address after 250 ms) within
+ * RFC 8305-style (IPv6 first, the families interleaved, the next address
+ * 250 ms after the previous one started, or at once when it failed) within
  * connect_timeout_ms.  Blocking: returns MAILPROTO_OK when connected, or
  * MAILPROTO_E_RESOLVE / _E_CONNECT / _E_TIMEOUT.  Non-blocking: may return
- * MAILPROTO_AGAIN with *out set; finish with mailproto_transport_step().
- * (Name resolution itself may block; use mailproto_transport_tcp_addrs to
- * avoid that.)  mem may be NULL (malloc). */
+ * MAILPROTO_AGAIN with *out set; finish with mailproto_transport_step()
+ * (while several attempts are in flight, timeout_ms is at most 25 ms so
+ * that the ones not behind mailproto_transport_fd() are looked at too).
+ * When the call itself fails, *out is NULL and nothing needs freeing (the
+ * reason went to cfg->trace); a failure reported later by step() keeps
+ * its sentence in mailproto_transport_last_error() until the transport is
+ * freed.  (Name resolution itself may block; use
+ * mailproto_transport_tcp_addrs to avoid that.)  mem may be NULL (malloc).
+ * Sockets never raise SIGPIPE (MSG_NOSIGNAL / SO_NOSIGPIPE). */
 MAILPROTO_API int mailproto_transport_tcp(mailproto_transport **out, const mailproto_tcp_config *cfg,
                                           const mailproto_mem *mem);
 
@@ -136,7 +143,12 @@ typedef struct mailproto_tls_options {
     int no_session_cache;       /* 1: never resume sessions */
 } mailproto_tls_options;
 
-/* Build a TLS configuration (parses the CA chain once).  Returns
+/* Build a TLS configuration (parses the CA chain once).  The config also
+ * holds the random generator and a session cache (16 host:port entries)
+ * that every handshake updates, so share one config among the transports
+ * of one thread (or serialise the handshakes of several threads); it must
+ * outlive them.  Without a CA option, the system bundle is used, unless a
+ * pin is set (then the pin alone decides).  Returns
  * MAILPROTO_OK, _E_INVALID (unreadable CA, certificate, key or pin; see
  * errbuf when given), _E_UNSUPPORTED (built without TLS) or _E_NOMEM.
  * errbuf (may be NULL) receives a readable reason. */
@@ -149,7 +161,13 @@ MAILPROTO_API int mailproto_tls_config_new(mailproto_tls_config **out,
 MAILPROTO_API void mailproto_tls_config_free(mailproto_tls_config *cfg);
 
 /* Switch the connection to TLS, checking the certificate against host
- * (also sent as SNI).  tls may be NULL for the defaults.  Used right after
+ * (also sent as SNI; NULL: cfg->host of the TCP transport).  tls may be
+ * NULL for the defaults (the system bundle parsed for this connection
+ * alone, no resumption: pass a shared config instead).  On a TCP
+ * transport, unread plaintext already waiting in the socket fails the
+ * upgrade with MAILPROTO_E_STARTTLS_INJECTION before anything is sent (the
+ * engines check their own buffers; a callback transport is the caller's to
+ * check).  Used right after
  * connecting (implicit TLS) or after a STARTTLS go-ahead.  Blocking: returns
  * when the handshake is done; non-blocking: may return MAILPROTO_AGAIN,
  * then call mailproto_transport_step().  Errors: _E_TLS, _E_CERT_*,
@@ -175,7 +193,10 @@ MAILPROTO_API int mailproto_transport_step(mailproto_transport *t, uint64_t now_
 
 /* Send up to len bytes; *done tells how many went.  MAILPROTO_OK,
  * MAILPROTO_AGAIN (nothing sent) or an error (_E_IO, _E_CLOSED,
- * _E_TIMEOUT in blocking mode).  Never raises SIGPIPE. */
+ * _E_TIMEOUT in blocking mode).  Never raises SIGPIPE.  Over TLS, bytes
+ * reported sent may still sit in an encrypted record that the socket did
+ * not take; the next send or recv pushes it out first (a recv then waits
+ * for READ|WRITE), as a kernel buffer would. */
 MAILPROTO_API int mailproto_transport_send(mailproto_transport *t, const void *buf, size_t len,
                                            size_t *done);
 
@@ -188,8 +209,9 @@ MAILPROTO_API int mailproto_transport_recv(mailproto_transport *t, void *buf, si
 MAILPROTO_API size_t mailproto_transport_pending(const mailproto_transport *t);
 
 /* Block until interest (MAILPROTO_IO_*) is possible or timeout_ms passes
- * (-1: no limit).  MAILPROTO_OK, MAILPROTO_E_TIMEOUT, or _E_UNSUPPORTED
- * for a callback transport without wait. */
+ * (-1: no limit; interest 0 just sleeps).  Returns at once for READ when
+ * decrypted bytes are pending.  MAILPROTO_OK, MAILPROTO_E_TIMEOUT, or
+ * _E_UNSUPPORTED for a callback transport without wait. */
 MAILPROTO_API int mailproto_transport_wait(mailproto_transport *t, int interest, int timeout_ms);
 
 /* The socket to poll, or -1 (callback transport without fd). */

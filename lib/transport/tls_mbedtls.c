@@ -31,6 +31,8 @@
 #define SSL_FIELD(ssl, f) ((ssl)->f)
 #else
 #define SSL_FIELD(ssl, f) ((ssl)->MBEDTLS_PRIVATE(f))
+/* Exported by libmbedtls 3.x but declared only in its private ssl_misc.h. */
+int mbedtls_ssl_flush_output(mbedtls_ssl_context *ssl);
 #endif
 
 #include "../core/crypto.h"

@@ -455,7 +455,7 @@ size_t mailproto_transport_pending(const mailproto_transport *t)
 
 int mailproto_transport_wait(mailproto_transport *t, int interest, int timeout_ms)
 {
-    if (!t || (interest & ~(MAILPROTO_IO_READ | MAILPROTO_IO_WRITE)) || !interest)
+    if (!t || (interest & ~(MAILPROTO_IO_READ | MAILPROTO_IO_WRITE)))
         return MAILPROTO_E_INVALID;
     if ((interest & MAILPROTO_IO_READ) && mailproto_transport_pending(t) > 0)
         return MAILPROTO_OK;

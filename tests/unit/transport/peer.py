@@ -14,6 +14,7 @@ echoes what it receives):
   clientauth   implicit TLS, a client certificate signed by the CA required;
                writes "CLIENT <CN>\\r\\n" first
   starttls     "220 ready", waits for "STARTTLS", "220 go ahead", then TLS
+  tls11        implicit TLS, but only TLS 1.0 and 1.1 (below our minimum)
   inject       as starttls, but "220 go ahead\\r\\nINJECTED\\r\\n" in one
                segment; then counts the bytes the client sends until it
                closes and prints "inject-received N" on stdout
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 CA_CNF = """[ca]
 default_ca = myca
@@ -116,9 +118,15 @@ def gen(d):
         f.write(open(f'{d}/ca.pem').read())
 
 
-def server_ctx(d, name, clientauth=False):
+def server_ctx(d, name, clientauth=False, old=False):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # what Mbed TLS 2.28 speaks
+    if old:  # TLS 1.0/1.1 only: below our minimum
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            ctx.set_ciphers('DEFAULT:@SECLEVEL=0')
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
     ctx.load_cert_chain(f'{d}/{name}.pem', f'{d}/{name}.key')
     if clientauth:
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -208,9 +216,9 @@ def listener(scenario, ctx, ls):
 def serve(d, seconds):
     certs = {'good': 'good', 'wrongname': 'wrongname', 'expired': 'expired', 'notyet': 'notyet',
              'untrusted': 'untrusted', 'self': 'self', 'self2': 'self2', 'clientauth': 'good',
-             'starttls': 'good', 'inject': 'good'}
+             'starttls': 'good', 'inject': 'good', 'tls11': 'good'}
     for scenario, cert in certs.items():
-        ctx = server_ctx(d, cert, scenario == 'clientauth')
+        ctx = server_ctx(d, cert, scenario == 'clientauth', scenario == 'tls11')
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         ls.bind(('127.0.0.1', 0))
         ls.listen(16)

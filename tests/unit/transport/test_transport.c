@@ -42,6 +42,7 @@ struct port_entry {
 static struct port_entry g_ports[] = {
     {"good", 0},      {"wrongname", 0},  {"expired", 0},  {"notyet", 0}, {"untrusted", 0},
     {"self", 0},      {"self2", 0},      {"clientauth", 0}, {"starttls", 0}, {"inject", 0},
+    {"tls11", 0},
 };
 
 static uint16_t port_of(const char *name)
@@ -1277,6 +1278,144 @@ static void test_alloc_failures(void **state)
     assert_true(n_ok >= 1);
 }
 
+
+static void test_tls_minimum_version(void **state)
+{
+    (void)state;
+    /* the peer speaks TLS 1.0/1.1 only, which Mbed TLS 2.28 could do: our
+     * TLS 1.2 floor refuses it */
+    mailproto_tls_config *cfg = tls_cfg_ca();
+    mailproto_transport *t = NULL;
+    assert_int_equal(tls_connect("tls11", cfg, "localhost", &t, NULL), MAILPROTO_E_TLS);
+    assert_int_not_equal(mailproto_transport_last_error(t)->tls_error, 0);
+    assert_false(mailproto_transport_is_secure(t));
+    mailproto_transport_free(t);
+    mailproto_tls_config_free(cfg);
+}
+
+static void test_race_next_after_250ms(void **state)
+{
+    (void)state;
+    /* IPv6 never answers (full accept queue), IPv4 is open: with a fake
+     * clock, IPv4 is tried exactly 250 ms after IPv6 started */
+    uint16_t p6, p4;
+    int ls6 = listen_on(AF_INET6, &p6, 0);
+    struct sockaddr_in6 a6;
+    memset(&a6, 0, sizeof a6);
+    a6.sin6_family = AF_INET6;
+    a6.sin6_addr = in6addr_loopback;
+    a6.sin6_port = htons(p6);
+    int fill[4];
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET6, SOCK_STREAM, 0);
+        fcntl(fill[i], F_SETFL, O_NONBLOCK);
+        (void)connect(fill[i], (struct sockaddr *)&a6, sizeof a6);
+    }
+    usleep(50000);
+    int open4 = listen_on(AF_INET, &p4, 4);
+    struct sockaddr_in a4;
+    memset(&a4, 0, sizeof a4);
+    a4.sin_family = AF_INET;
+    a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a4.sin_port = htons(p4);
+    const void *addrs[2] = {&a6, &a4};
+    unsigned lens[2] = {sizeof a6, sizeof a4};
+    test_trace tr;
+    memset(&tr, 0, sizeof tr);
+    mailproto_tcp_config c = tcp_cfg(p4);
+    c.nonblocking = 1;
+    c.clock = fake_clock;
+    c.trace = test_trace_fn;
+    c.trace_ctx = &tr;
+    g_fake_now = 500;
+    mailproto_transport *t = NULL;
+    assert_int_equal(mailproto_transport_tcp_addrs(&t, &c, addrs, lens, 2, NULL), MAILPROTO_AGAIN);
+    assert_non_null(strstr(tr.buf, "connecting to [::1]"));
+    assert_int_equal(mailproto_transport_timeout_ms(t, 500), 250);
+    usleep(30000);
+    assert_int_equal(mailproto_transport_step(t, 749), MAILPROTO_AGAIN);
+    assert_null(strstr(tr.buf, "connecting to 127.0.0.1"));
+    assert_int_equal(mailproto_transport_timeout_ms(t, 749), 1);
+    int rc = mailproto_transport_step(t, 750);
+    assert_non_null(strstr(tr.buf, "connecting to 127.0.0.1"));
+    for (int i = 0; rc == MAILPROTO_AGAIN && i < 200; i++) {
+        /* two attempts in flight: the caller is told to look again soon */
+        assert_true(mailproto_transport_timeout_ms(t, 760) <= 25);
+        usleep(5000);
+        rc = mailproto_transport_step(t, 760);
+    }
+    assert_int_equal(rc, MAILPROTO_OK);
+    assert_non_null(strstr(tr.buf, "connected to 127.0.0.1"));
+    mailproto_transport_free(t);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(ls6);
+    close(open4);
+}
+
+/* The caller's own TLS: start_tls answering AGAIN twice, then OK. */
+struct own_tls {
+    int calls;
+    char host[64];
+    int secure;
+};
+
+static int ot_send(void *u, const void *buf, size_t len, size_t *done)
+{
+    (void)u;
+    (void)buf;
+    *done = len;
+    return MAILPROTO_OK;
+}
+
+static int ot_recv(void *u, void *buf, size_t cap, size_t *done)
+{
+    (void)u;
+    (void)buf;
+    (void)cap;
+    *done = 0;
+    return MAILPROTO_OK;
+}
+
+static int ot_start(void *u, const char *host)
+{
+    struct own_tls *o = u;
+    snprintf(o->host, sizeof o->host, "%s", host);
+    if (++o->calls < 3)
+        return MAILPROTO_AGAIN;
+    o->secure = 1;
+    return MAILPROTO_OK;
+}
+
+static int ot_secure(void *u)
+{
+    return ((struct own_tls *)u)->secure;
+}
+
+static void test_io_own_start_tls(void **state)
+{
+    (void)state;
+    struct own_tls o;
+    memset(&o, 0, sizeof o);
+    mailproto_io io = {MAILPROTO_IO_VERSION, &o, ot_send, ot_recv, NULL, ot_start, ot_secure,
+                       NULL, NULL};
+    mailproto_transport *t = NULL;
+    assert_int_equal(mailproto_transport_io(&t, &io, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_start_tls(t, NULL, NULL), MAILPROTO_E_INVALID); /* no host */
+    assert_int_equal(mailproto_transport_start_tls(t, NULL, "mx.example"), MAILPROTO_AGAIN);
+    assert_false(mailproto_transport_is_secure(t));
+    size_t d = 0;
+    assert_int_equal(mailproto_transport_send(t, "x", 1, &d), MAILPROTO_E_STATE); /* not yet */
+    assert_int_equal(mailproto_transport_step(t, 0), MAILPROTO_AGAIN);
+    assert_int_equal(mailproto_transport_step(t, 0), MAILPROTO_OK);
+    assert_int_equal(o.calls, 3);
+    assert_string_equal(o.host, "mx.example");
+    assert_true(mailproto_transport_is_secure(t));
+    assert_int_equal(mailproto_transport_send(t, "x", 1, &d), MAILPROTO_OK);
+    assert_int_equal(d, 1);
+    mailproto_transport_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1307,6 +1446,9 @@ int main(void)
         cmocka_unit_test(test_tls_over_callbacks),
         cmocka_unit_test(test_nonblocking_tcp_tls),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_tls_minimum_version),
+        cmocka_unit_test(test_race_next_after_250ms),
+        cmocka_unit_test(test_io_own_start_tls),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
