@@ -599,8 +599,7 @@ int mailproto__tls_handshake(mailproto_transport *t)
         }
     }
     s->resumed = s->offered && !s->saw_cert;
-    if (!s->resumed)
-        cache_store(c, s->key, ssl);
+    cache_store(c, s->key, ssl); /* also after a resumption: a fresh ticket may have come */
     mailproto__trace_note(&t->trace, "TLS established with %s: %s, %s%s", t->host,
                           mbedtls_ssl_get_version(ssl), mbedtls_ssl_get_ciphersuite(ssl),
                           s->resumed ? ", session resumed" : "");

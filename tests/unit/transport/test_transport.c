@@ -171,6 +171,13 @@ static char *slurp(const char *file, size_t *len)
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
+static uint64_t g_fake_now;
+static uint64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return g_fake_now;
+}
+
 static mailproto_tcp_config tcp_cfg(uint16_t port)
 {
     mailproto_tcp_config c;
@@ -664,10 +671,18 @@ static void test_ipv6_refused_then_ipv4(void **state)
     c.trace = test_trace_fn;
     c.trace_ctx = &tr;
     mailproto_transport *t = NULL;
-    uint64_t t0 = now_ms();
-    assert_int_equal(mailproto_transport_tcp_addrs(&t, &c, addrs, lens, 2, NULL), MAILPROTO_OK);
-    uint64_t took = now_ms() - t0;
-    assert_true(took < 200); /* a refusal starts the next address at once, not after 250 ms */
+    /* a refusal starts the next address at once, not after 250 ms: the
+     * fake clock never moves, yet the connect completes */
+    c.nonblocking = 1;
+    c.clock = fake_clock;
+    g_fake_now = 7000;
+    int rc = mailproto_transport_tcp_addrs(&t, &c, addrs, lens, 2, NULL);
+    for (int i = 0; rc == MAILPROTO_AGAIN && i < 100; i++) {
+        assert_int_equal(mailproto_transport_wait(t, mailproto_transport_io_interest(t), 1000),
+                         MAILPROTO_OK);
+        rc = mailproto_transport_step(t, g_fake_now);
+    }
+    assert_int_equal(rc, MAILPROTO_OK);
     char *v6 = strstr(tr.buf, "connecting to [::1]");
     char *v4 = strstr(tr.buf, "connecting to 127.0.0.1");
     assert_non_null(v6);
@@ -687,6 +702,8 @@ static void test_ipv6_refused_then_ipv4(void **state)
     mailproto_transport_free(t);
 
     /* everything refused: E_CONNECT, nothing handed back */
+    c.nonblocking = 0;
+    c.clock = NULL;
     const void *only6[1] = {&a6};
     unsigned l6[1] = {sizeof a6};
     t = (mailproto_transport *)&c;
@@ -731,12 +748,6 @@ static int full_listener(uint16_t *port, int fill[4])
     return ls;
 }
 
-static uint64_t g_fake_now;
-static uint64_t fake_clock(void *ctx)
-{
-    (void)ctx;
-    return g_fake_now;
-}
 
 static void test_connect_timeout_fake_clock(void **state)
 {
