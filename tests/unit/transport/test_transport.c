@@ -25,6 +25,13 @@
 
 #define PEER MAILPROTO_TEST_SRCDIR "/unit/transport/peer.py"
 
+/* Builds without Mbed TLS (-Dtls=disabled) skip the TLS cases. */
+#define NEED_TLS()                                                                                 \
+    do {                                                                                           \
+        if (!MAILPROTO_HAS_TLS)                                                                    \
+            skip();                                                                                \
+    } while (0)
+
 /* ------------------------------------------------------------------ */
 /* The peer process                                                    */
 /* ------------------------------------------------------------------ */
@@ -272,6 +279,7 @@ static void check_echo(mailproto_transport *t)
 
 static void test_tls_good_chain(void **state)
 {
+    NEED_TLS();
     (void)state;
     mailproto_tls_config *cfg = tls_cfg_ca();
     mailproto_transport *t = NULL;
@@ -289,6 +297,7 @@ static void test_tls_good_chain(void **state)
 
 static void expect_cert_failure(const char *scenario, int status, const char *words)
 {
+    NEED_TLS();
     mailproto_tls_config *cfg = tls_cfg_ca();
     mailproto_transport *t = NULL;
     assert_int_equal(tls_connect(scenario, cfg, "localhost", &t, NULL), status);
@@ -336,6 +345,7 @@ static void test_tls_self_signed_untrusted(void **state)
 
 static void test_tls_name_checked_against_host(void **state)
 {
+    NEED_TLS();
     (void)state;
     /* The good certificate names localhost; asking for another name must
      * fail: the check is really made (mbedtls_ssl_set_hostname). */
@@ -375,6 +385,7 @@ static int pin_connect(const char *scenario, const char *pin_cert, const char *p
 
 static void test_pin(void **state)
 {
+    NEED_TLS();
     (void)state;
     char self_pin[128], self_spki[128], self2_pin[128], good_pin[128];
     snprintf(self_pin, sizeof self_pin, "%s", slurp("self.pin", NULL));
@@ -394,6 +405,7 @@ static void test_pin(void **state)
 
 static void test_bad_options(void **state)
 {
+    NEED_TLS();
     (void)state;
     mailproto_tls_options o;
     mailproto_tls_config *cfg = (mailproto_tls_config *)&o; /* must be reset to NULL */
@@ -433,6 +445,7 @@ static void test_bad_options(void **state)
 
 static void test_insecure_says_so(void **state)
 {
+    NEED_TLS();
     (void)state;
     mailproto_tls_options o;
     memset(&o, 0, sizeof o);
@@ -457,6 +470,7 @@ static void test_insecure_says_so(void **state)
 
 static void test_ca_dir_and_pem(void **state)
 {
+    NEED_TLS();
     (void)state;
     char dir[256];
     path(dir, sizeof dir, "cadir");
@@ -487,6 +501,7 @@ static void test_ca_dir_and_pem(void **state)
 
 static void test_client_certificate(void **state)
 {
+    NEED_TLS();
     (void)state;
     char ca[256], cert[256], key[256];
     path(ca, sizeof ca, "ca.pem");
@@ -524,6 +539,7 @@ static void test_client_certificate(void **state)
 
 static void test_session_resumption(void **state)
 {
+    NEED_TLS();
     (void)state;
     mailproto_tls_config *cfg = tls_cfg_ca();
     uint64_t ms[3];
@@ -580,6 +596,7 @@ static mailproto_transport *starttls_prelude(const char *scenario)
 
 static void test_starttls_upgrade(void **state)
 {
+    NEED_TLS();
     (void)state;
     mailproto_tls_config *cfg = tls_cfg_ca();
     mailproto_transport *t = starttls_prelude("starttls");
@@ -595,6 +612,7 @@ static void test_starttls_upgrade(void **state)
 
 static void test_starttls_injection(void **state)
 {
+    NEED_TLS();
     (void)state;
     mailproto_tls_config *cfg = tls_cfg_ca();
     mailproto_transport *t = starttls_prelude("inject");
@@ -831,6 +849,7 @@ static void test_read_timeout(void **state)
 
 static void test_handshake_timeout_fake_clock(void **state)
 {
+    NEED_TLS();
     (void)state;
     uint16_t port;
     int ls = listen_on(AF_INET, &port, 4); /* never answers the ClientHello */
@@ -1142,6 +1161,7 @@ static void nb_wait(mailproto_transport *t)
 
 static void test_tls_over_callbacks(void **state)
 {
+    NEED_TLS();
     (void)state;
     mailproto_tls_config *cfg = tls_cfg_ca();
     enum { N = 40000 };
@@ -1211,6 +1231,7 @@ static void test_tls_over_callbacks(void **state)
 /* Non-blocking TCP + TLS driven by fd / io_interest / timeout_ms only. */
 static void test_nonblocking_tcp_tls(void **state)
 {
+    NEED_TLS();
     (void)state;
     mailproto_tls_config *cfg = tls_cfg_ca();
     mailproto_tcp_config c = tcp_cfg(port_of("good"));
@@ -1251,6 +1272,7 @@ static void test_nonblocking_tcp_tls(void **state)
 
 static void test_alloc_failures(void **state)
 {
+    NEED_TLS();
     (void)state;
     /* every allocation of config + connect + handshake failing in turn gives
      * NOMEM (or a TLS error wrapping it), never a crash or a leak */
@@ -1292,6 +1314,7 @@ static void test_alloc_failures(void **state)
 
 static void test_tls_minimum_version(void **state)
 {
+    NEED_TLS();
     (void)state;
     /* the peer speaks TLS 1.0/1.1 only, which Mbed TLS 2.28 could do: our
      * TLS 1.2 floor refuses it */
@@ -1425,6 +1448,18 @@ static void test_io_own_start_tls(void **state)
     assert_int_equal(mailproto_transport_send(t, "x", 1, &d), MAILPROTO_OK);
     assert_int_equal(d, 1);
     mailproto_transport_free(t);
+#if !MAILPROTO_HAS_TLS
+    /* a build without Mbed TLS: same functions, MAILPROTO_E_UNSUPPORTED */
+    mailproto_tls_config *cfg = NULL;
+    char err[100];
+    assert_int_equal(mailproto_tls_config_new(&cfg, NULL, NULL, err, sizeof err),
+                     MAILPROTO_E_UNSUPPORTED);
+    assert_null(cfg);
+    io.start_tls = NULL;
+    assert_int_equal(mailproto_transport_io(&t, &io, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_start_tls(t, NULL, "mx.example"), MAILPROTO_E_UNSUPPORTED);
+    mailproto_transport_free(t);
+#endif
 }
 
 int main(void)
