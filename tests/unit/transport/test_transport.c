@@ -782,6 +782,9 @@ static void test_connect_timeout_fake_clock(void **state)
     assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_AGAIN);
     assert_non_null(t);
     assert_true(mailproto_transport_fd(t) >= 0);
+    size_t d = 0;
+    assert_int_equal(mailproto_transport_send(t, "x", 1, &d), MAILPROTO_E_STATE); /* not yet */
+    assert_int_equal(mailproto_transport_start_tls(t, NULL, "localhost"), MAILPROTO_E_STATE);
     assert_int_equal(mailproto_transport_io_interest(t), MAILPROTO_IO_WRITE);
     assert_int_equal(mailproto_transport_timeout_ms(t, g_fake_now), 30000);
     assert_int_equal(mailproto_transport_step(t, g_fake_now + 100), MAILPROTO_AGAIN);
@@ -1462,6 +1465,46 @@ static void test_io_own_start_tls(void **state)
 #endif
 }
 
+/* A plaintext server on a TLS port (or a MitM answering the ClientHello
+ * with garbage), its bytes given one at a time with AGAIN in between: a
+ * clean MAILPROTO_E_TLS, never a crash. */
+static void test_tls_garbage_from_server(void **state)
+{
+    (void)state;
+    NEED_TLS();
+    static const char garbage[][40] = {
+        "220 mail.example ESMTP ready\r\n",
+        "\x16\x03\x03\x00\x05\x02\x00\x00\x01\x00",  /* a truncated ServerHello */
+        "\x15\x03\x03\x00\x02\x02\x28",              /* a fatal handshake_failure alert */
+        "\x17\x03\x03\xff\xff",                      /* application data, too long */
+    };
+    static const size_t glen[] = {30, 10, 7, 5};
+    mailproto_tls_config *cfg = tls_cfg_ca();
+    for (size_t g = 0; g < sizeof glen / sizeof glen[0]; g++) {
+        static struct mem_peer p;
+        memset(&p, 0, sizeof p);
+        p.script = (const unsigned char *)garbage[g];
+        p.script_len = glen[g];
+        p.chunk = 1;
+        mailproto_io io = {MAILPROTO_IO_VERSION, &p, mp_send, mp_recv, NULL, NULL, NULL, NULL, NULL};
+        mailproto_transport *t = NULL;
+        assert_int_equal(mailproto_transport_io(&t, &io, NULL), MAILPROTO_OK);
+        int rc = mailproto_transport_start_tls(t, cfg, "localhost");
+        for (int i = 0; rc == MAILPROTO_AGAIN && i < 10000; i++)
+            rc = mailproto_transport_step(t, 0);
+        /* the truncated ServerHello ends in EOF: closed; the rest: TLS */
+        assert_true(rc == MAILPROTO_E_TLS || rc == MAILPROTO_E_CLOSED);
+        if (g != 1)
+            assert_int_equal(rc, MAILPROTO_E_TLS);
+        assert_int_equal(mailproto_transport_last_error(t)->status, rc);
+        assert_false(mailproto_transport_is_secure(t));
+        assert_true(p.sent_len > 0); /* the ClientHello went out */
+        assert_int_equal(p.sent[0], 0x16);
+        mailproto_transport_free(t);
+    }
+    mailproto_tls_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1495,6 +1538,7 @@ int main(void)
         cmocka_unit_test(test_tls_minimum_version),
         cmocka_unit_test(test_race_next_after_250ms),
         cmocka_unit_test(test_io_own_start_tls),
+        cmocka_unit_test(test_tls_garbage_from_server),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
