@@ -1505,6 +1505,75 @@ static void test_tls_garbage_from_server(void **state)
     mailproto_tls_config_free(cfg);
 }
 
+static void test_write_timeout(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int ls = listen_on(AF_INET, &port, 4); /* accepted by the kernel, never read */
+    mailproto_tcp_config c = tcp_cfg(port);
+    c.io_timeout_ms = 300;
+    mailproto_transport *t = NULL;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_OK);
+    static char buf[65536];
+    memset(buf, 'w', sizeof buf);
+    int rc = MAILPROTO_OK;
+    uint64_t total = 0, t0 = 0;
+    for (int i = 0; i < 4096 && rc == MAILPROTO_OK; i++) { /* at most 256 MiB */
+        size_t d = 0;
+        t0 = now_ms();
+        rc = mailproto_transport_send(t, buf, sizeof buf, &d);
+        total += d;
+    }
+    uint64_t took = now_ms() - t0;
+    assert_int_equal(rc, MAILPROTO_E_TIMEOUT);
+    assert_true(total > 0);
+    assert_true(took >= 250 && took < 5000);
+    mailproto_transport_free(t);
+    close(ls);
+}
+
+static int never_recv(void *u, void *buf, size_t cap, size_t *done)
+{
+    (void)u;
+    (void)buf;
+    (void)cap;
+    (void)done;
+    return MAILPROTO_AGAIN;
+}
+
+static int wait_times_out(void *u, int interest, int timeout_ms)
+{
+    int *calls = u;
+    (*calls)++;
+    (void)interest;
+    return timeout_ms >= 0 ? MAILPROTO_E_TIMEOUT : MAILPROTO_E_INVALID;
+}
+
+static void test_io_wait_timeout(void **state)
+{
+    (void)state;
+    int calls = 0;
+    mailproto_io io = {MAILPROTO_IO_VERSION, &calls, ot_send, never_recv, NULL, NULL, NULL, NULL,
+                       wait_times_out};
+    mailproto_transport *t = NULL;
+    assert_int_equal(mailproto_transport_io(&t, &io, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_set_timeouts(t, 0, 1234), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_set_timeouts(t, -1, 0), MAILPROTO_E_INVALID);
+    char b[4];
+    size_t d = 0;
+    assert_int_equal(mailproto_transport_recv(t, b, sizeof b, &d), MAILPROTO_E_TIMEOUT);
+    assert_int_equal(calls, 1);
+    assert_non_null(strstr(mailproto_transport_last_error(t)->message, "1234 ms"));
+    /* switched to non-blocking, the same call says AGAIN */
+    mailproto_transport_free(t);
+    assert_int_equal(mailproto_transport_io(&t, &io, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_set_nonblocking(t, 1), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_recv(t, b, sizeof b, &d), MAILPROTO_AGAIN);
+    assert_int_equal(mailproto_transport_io_interest(t), MAILPROTO_IO_READ);
+    assert_int_equal(calls, 1);
+    mailproto_transport_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1539,6 +1608,8 @@ int main(void)
         cmocka_unit_test(test_race_next_after_250ms),
         cmocka_unit_test(test_io_own_start_tls),
         cmocka_unit_test(test_tls_garbage_from_server),
+        cmocka_unit_test(test_write_timeout),
+        cmocka_unit_test(test_io_wait_timeout),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
