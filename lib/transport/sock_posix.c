@@ -158,10 +158,11 @@ int mailproto__sock_resolve_start(mailproto_transport *t, int family, uint64_t n
     mailproto__trace_note(&t->trace, "resolving %s", t->host);
     int g = getaddrinfo(t->host, port, &hints, &res);
     if (g != 0) {
+        int e = errno;
         int rc = mailproto__tp_fail(t, MAILPROTO_E_RESOLVE, "cannot resolve %s: %s", t->host,
                                     gai_strerror(g));
         if (g == EAI_SYSTEM)
-            t->err.pub.sys_errno = errno;
+            t->err.pub.sys_errno = e;
         return rc;
     }
     const struct sockaddr *sa[MAX_ADDRS];

@@ -513,8 +513,11 @@ static int pin_check(mailproto_transport *t)
             mailproto__ct_memcmp(h, c->pin_key, 32) == 0)
             return MAILPROTO_OK;
     }
-    return mailproto__tp_fail(t, MAILPROTO_E_CERT_PIN,
-                              "the certificate of %s does not match the configured pin", t->host);
+    int rc = mailproto__tp_fail(t, MAILPROTO_E_CERT_PIN,
+                                "the certificate of %s does not match the configured pin",
+                                t->host);
+    t->err.pub.tls_error = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

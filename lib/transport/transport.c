@@ -32,6 +32,8 @@ static mailproto_transport *tp_new(const mailproto_mem *mem)
 int mailproto__tp_fail(mailproto_transport *t, int status, const char *fmt, ...)
 {
     t->err.pub.status = status;
+    t->err.pub.tls_error = 0; /* the caller sets what applies */
+    t->err.pub.sys_errno = 0;
     t->err.pub.text = t->err.text;
     t->err.pub.message = t->err.msg;
     va_list ap;

@@ -378,6 +378,10 @@ static int pin_connect(const char *scenario, const char *pin_cert, const char *p
     int rc = tls_connect(scenario, cfg, "localhost", &t, NULL);
     if (rc == MAILPROTO_OK)
         check_echo(t);
+    if (rc == MAILPROTO_E_CERT_PIN) {
+        assert_non_null(strstr(mailproto_transport_last_error(t)->message, "pin"));
+        assert_int_not_equal(mailproto_transport_last_error(t)->tls_error, 0);
+    }
     mailproto_transport_free(t);
     mailproto_tls_config_free(cfg);
     return rc;
