@@ -201,7 +201,8 @@ int mailproto__raw_send(mailproto_transport *t, const void *buf, size_t len, siz
         return MAILPROTO_AGAIN;
     }
     if (rc != MAILPROTO_OK)
-        return mailproto__tp_fail(t, cb_status(rc), "the send callback failed (%d)", rc);
+        return mailproto__tp_fail(t, cb_status(rc), "the send callback failed: %s (%d)",
+                                  mailproto_errname(rc), rc);
     if (n > len)
         return mailproto__tp_fail(t, MAILPROTO_E_CALLBACK,
                                   "the send callback reported more bytes than it was given");
@@ -221,7 +222,8 @@ int mailproto__raw_recv(mailproto_transport *t, void *buf, size_t cap, size_t *d
         return MAILPROTO_AGAIN;
     }
     if (rc != MAILPROTO_OK)
-        return mailproto__tp_fail(t, cb_status(rc), "the recv callback failed (%d)", rc);
+        return mailproto__tp_fail(t, cb_status(rc), "the recv callback failed: %s (%d)",
+                                  mailproto_errname(rc), rc);
     if (n > cap)
         return mailproto__tp_fail(t, MAILPROTO_E_CALLBACK,
                                   "the recv callback reported more bytes than fit the buffer");
@@ -254,7 +256,8 @@ static int do_wait(mailproto_transport *t, int interest, int timeout_ms)
     int rc = t->io.wait(t->io.user, interest, timeout_ms);
     if (rc == MAILPROTO_OK || rc == MAILPROTO_E_TIMEOUT)
         return rc;
-    return mailproto__tp_fail(t, cb_status(rc), "the wait callback failed (%d)", rc);
+    return mailproto__tp_fail(t, cb_status(rc), "the wait callback failed: %s (%d)",
+                                  mailproto_errname(rc), rc);
 }
 
 /* Wait for t->interest until *deadline (set from budget_ms on first use). */
@@ -289,7 +292,8 @@ static int hs_step(mailproto_transport *t)
             return rc;
         }
         if (rc != MAILPROTO_OK)
-            return mailproto__tp_fail(t, cb_status(rc), "the start_tls callback failed (%d)", rc);
+            return mailproto__tp_fail(t, cb_status(rc), "the start_tls callback failed: %s (%d)",
+                                      mailproto_errname(rc), rc);
         t->io_secure = 1;
         t->state = MAILPROTO__ST_OPEN;
         return MAILPROTO_OK;
