@@ -289,7 +289,7 @@ static void test_tls_good_chain(void **state)
     assert_true(mailproto_transport_is_secure(t));
     assert_false(mailproto_transport_tls_resumed(t));
     check_echo(t); /* the peer reports the SNI it saw */
-    assert_non_null(strstr(tr.buf, "TLS established with localhost"));
+    assert_true(!MAILPROTO_HAS_TRACE || strstr(tr.buf, "TLS established with localhost"));
     assert_null(strstr(tr.buf, "DISABLED"));
     mailproto_transport_free(t);
     mailproto_tls_config_free(cfg);
@@ -461,7 +461,7 @@ static void test_insecure_says_so(void **state)
         memset(&tr, 0, sizeof tr);
         mailproto_transport *t = NULL;
         assert_int_equal(tls_connect("self", cfg, "localhost", &t, &tr), MAILPROTO_OK);
-        assert_non_null(strstr(tr.buf, "verification is DISABLED"));
+        assert_true(!MAILPROTO_HAS_TRACE || strstr(tr.buf, "verification is DISABLED"));
         check_echo(t);
         mailproto_transport_free(t);
     }
@@ -705,12 +705,14 @@ static void test_ipv6_refused_then_ipv4(void **state)
         rc = mailproto_transport_step(t, g_fake_now);
     }
     assert_int_equal(rc, MAILPROTO_OK);
-    char *v6 = strstr(tr.buf, "connecting to [::1]");
-    char *v4 = strstr(tr.buf, "connecting to 127.0.0.1");
-    assert_non_null(v6);
-    assert_non_null(v4);
-    assert_true(v6 < v4);
-    assert_non_null(strstr(tr.buf, "connected to 127.0.0.1"));
+    if (MAILPROTO_HAS_TRACE) { /* IPv6 was tried first */
+        char *v6 = strstr(tr.buf, "connecting to [::1]");
+        char *v4 = strstr(tr.buf, "connecting to 127.0.0.1");
+        assert_non_null(v6);
+        assert_non_null(v4);
+        assert_true(v6 < v4);
+    }
+    assert_true(!MAILPROTO_HAS_TRACE || strstr(tr.buf, "connected to 127.0.0.1"));
     int fd = mailproto_transport_fd(t);
     assert_true(fd >= 0);
     /* the accepted connection carries bytes */
@@ -1371,14 +1373,14 @@ static void test_race_next_after_250ms(void **state)
     g_fake_now = 500;
     mailproto_transport *t = NULL;
     assert_int_equal(mailproto_transport_tcp_addrs(&t, &c, addrs, lens, 2, NULL), MAILPROTO_AGAIN);
-    assert_non_null(strstr(tr.buf, "connecting to [::1]"));
+    assert_true(!MAILPROTO_HAS_TRACE || strstr(tr.buf, "connecting to [::1]"));
     assert_int_equal(mailproto_transport_timeout_ms(t, 500), 250);
     usleep(30000);
     assert_int_equal(mailproto_transport_step(t, 749), MAILPROTO_AGAIN);
     assert_null(strstr(tr.buf, "connecting to 127.0.0.1"));
     assert_int_equal(mailproto_transport_timeout_ms(t, 749), 1);
     int rc = mailproto_transport_step(t, 750);
-    assert_non_null(strstr(tr.buf, "connecting to 127.0.0.1"));
+    assert_true(!MAILPROTO_HAS_TRACE || strstr(tr.buf, "connecting to 127.0.0.1"));
     for (int i = 0; rc == MAILPROTO_AGAIN && i < 200; i++) {
         /* two attempts in flight: the caller is told to look again soon */
         assert_true(mailproto_transport_timeout_ms(t, 760) <= 25);
@@ -1386,7 +1388,7 @@ static void test_race_next_after_250ms(void **state)
         rc = mailproto_transport_step(t, 760);
     }
     assert_int_equal(rc, MAILPROTO_OK);
-    assert_non_null(strstr(tr.buf, "connected to 127.0.0.1"));
+    assert_true(!MAILPROTO_HAS_TRACE || strstr(tr.buf, "connected to 127.0.0.1"));
     mailproto_transport_free(t);
     for (int i = 0; i < 4; i++)
         close(fill[i]);
