@@ -78,6 +78,7 @@ struct mailproto__tls {
     int saw_cert; /* the server sent a Certificate message (full handshake) */
     int resumed;
     int bio_status; /* the library status behind a failed send/recv callback */
+    int bio_blocked; /* the layer below said would-block during the last read */
 };
 
 /* ------------------------------------------------------------------ */
@@ -419,8 +420,10 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     int rc = mailproto__raw_recv(t, buf, len, &done);
     if (rc == MAILPROTO_OK)
         return (int)done; /* 0: end of stream */
-    if (rc == MAILPROTO_AGAIN)
+    if (rc == MAILPROTO_AGAIN) {
+        t->tls->bio_blocked = 1;
         return MBEDTLS_ERR_SSL_WANT_READ;
+    }
     t->tls->bio_status = rc;
     return MBEDTLS_ERR_NET_RECV_FAILED;
 }
@@ -665,8 +668,14 @@ int mailproto__tls_recv(mailproto_transport *t, void *buf, size_t cap, size_t *d
         return rc;
     if (cap > INT_MAX)
         cap = INT_MAX;
-    for (;;) {
+    /* AGAIN only when the layer below really would block (edge-triggered
+     * epoll): a record without application data (an ignored HelloRequest,
+     * an empty record) makes Mbed TLS say WANT_READ with more bytes ready. */
+    for (int spins = 0;; spins++) {
+        t->tls->bio_blocked = 0;
         int r = mbedtls_ssl_read(ssl, buf, cap);
+        if (r == MBEDTLS_ERR_SSL_WANT_READ && !t->tls->bio_blocked && spins < 64)
+            continue;
         if (r > 0) {
             *done = (size_t)r;
             return MAILPROTO_OK;
