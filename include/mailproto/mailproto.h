@@ -8,5 +8,9 @@
 
 #include <mailproto/common.h>
 #include <mailproto/codec.h>
+#include <mailproto/sasl.h>
+#if MAILPROTO_HAS_SMTP
+#include <mailproto/smtp.h>
+#endif
 
 #endif /* MAILPROTO_H */

@@ -130,6 +130,8 @@ int mailproto__drive_run(mailproto__drive *d, const mailproto__drive_engine *vt,
         if (!d->io.wait)
             return MAILPROTO_AGAIN; /* a callback transport without wait */
         rc = d->io.wait(d->io.ctx, interest ? interest : MAILPROTO_IO_READ, t);
+        if (rc == MAILPROTO_E_UNSUPPORTED)
+            return MAILPROTO_AGAIN; /* the transport cannot wait: the caller does */
         if (rc != MAILPROTO_OK && rc != MAILPROTO_E_TIMEOUT)
             return vt->io_error(eng, rc);
     }
