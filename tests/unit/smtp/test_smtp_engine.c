@@ -739,7 +739,7 @@ static void reply_limits_and_protocol(void **state)
     CONVO(c, GREET, EHLO_C, "S:250 mx\r\n250 extra\r\n");
     free(c);
     /* 1001 lines */
-    static char big[1001 * 8 + 16];
+    static char big[1001 * 10 + 16];
     size_t o = 0;
     for (int i = 0; i < 1001; i++)
         o += (size_t)sprintf(big + o, "250-x%02d\r\n", i % 100);
