@@ -8,5 +8,8 @@
 
 #include <mailproto/common.h>
 #include <mailproto/codec.h>
+#if MAILPROTO_HAS_IMAP
+#include <mailproto/imap.h>
+#endif
 
 #endif /* MAILPROTO_H */
