@@ -468,16 +468,30 @@ static int mdays(int y, int m)
     return d[m - 1] + (m == 2 && leap);
 }
 
+static char *dig(char *o, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        o[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return o + width;
+}
+
 int mailproto_imap_cmd_date(mailproto_imap_cmd *c, int year, int month, int day)
 {
     if (!c)
         return MAILPROTO_E_INVALID;
     if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1 || day > mdays(year, month))
         return fail(c, MAILPROTO_E_INVALID);
-    char tmp[16];
-    size_t k = mailproto__fmt(tmp, sizeof tmp, "%d-%s-%04d", day, months[month - 1], year);
+    char tmp[16], *o = tmp;
+    o = dig(o, (unsigned)day, day < 10 ? 1 : 2);
+    *o++ = '-';
+    memcpy(o, months[month - 1], 3);
+    o += 3;
+    *o++ = '-';
+    o = dig(o, (unsigned)year, 4);
     sep(c);
-    put(c, tmp, k);
+    put(c, tmp, (size_t)(o - tmp));
     c->need_sp = 1;
     return line_check(c);
 }
@@ -521,12 +535,27 @@ int mailproto_imap_cmd_datetime(mailproto_imap_cmd *c, int64_t utc, int tz_minut
     if (y < 1 || y > 9999)
         return fail(c, MAILPROTO_E_INVALID);
     int tz = tz_minutes < 0 ? -tz_minutes : tz_minutes;
-    char tmp[40];
-    size_t k = mailproto__fmt(tmp, sizeof tmp, "\"%02d-%s-%04d %02d:%02d:%02d %c%02d%02d\"", d, months[m - 1], (int)y,
-                              (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
-                              tz_minutes < 0 ? '-' : '+', tz / 60, tz % 60);
+    char tmp[40], *o = tmp;
+    *o++ = '"';
+    o = dig(o, (unsigned)d, 2);
+    *o++ = '-';
+    memcpy(o, months[m - 1], 3);
+    o += 3;
+    *o++ = '-';
+    o = dig(o, (unsigned)y, 4);
+    *o++ = ' ';
+    o = dig(o, (unsigned)(secs / 3600), 2);
+    *o++ = ':';
+    o = dig(o, (unsigned)(secs / 60 % 60), 2);
+    *o++ = ':';
+    o = dig(o, (unsigned)(secs % 60), 2);
+    *o++ = ' ';
+    *o++ = tz_minutes < 0 ? '-' : '+';
+    o = dig(o, (unsigned)(tz / 60), 2);
+    o = dig(o, (unsigned)(tz % 60), 2);
+    *o++ = '"';
     sep(c);
-    put(c, tmp, k);
+    put(c, tmp, (size_t)(o - tmp));
     c->need_sp = 1;
     return line_check(c);
 }
