@@ -349,7 +349,8 @@ int mailproto_imap_build_feed(mailproto_imap_builder *b, const mailproto_imap_ev
         return MAILPROTO_OK;
     if (b->depth == 0) {
         if (ev->type != MAILPROTO_IMAP_EV_OPEN || ev->path_len != 0) {
-            if (ev->type == MAILPROTO_IMAP_EV_STRING && (ev->flags & MAILPROTO_IMAP_EVF_NIL)) {
+            if (ev->type == MAILPROTO_IMAP_EV_STRING && (ev->flags & MAILPROTO_IMAP_EVF_NIL) &&
+                b->item == MAILPROTO_IMAP_ITEM_ENVELOPE) {
                 b->done = 1; /* ENVELOPE NIL */
                 return MAILPROTO_EVENT;
             }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CP_MAX_ARGS 64
 
@@ -145,8 +146,15 @@ static inline int cp_parse(const char *s, size_t len, cp_cmd *c)
         int br = 0;
         while (j < len) {
             unsigned char u = (unsigned char)s[j];
-            if (u == '[')
-                br++;
+            if (u == '[' && !br) {
+                /* only a FETCH section ("BODY[...]") may hold spaces */
+                static const char *pre[] = {"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE"};
+                for (size_t q = 0; q < sizeof pre / sizeof pre[0]; q++)
+                    if (j - i == strlen(pre[q]) && strncasecmp(s + i, pre[q], j - i) == 0)
+                        br = 1;
+                j++;
+                continue;
+            }
             if (u == ']' && br)
                 br--;
             if (!br && (u == ' ' || u == '(' || u == ')' || u == '\r'))

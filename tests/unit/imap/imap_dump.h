@@ -6,6 +6,7 @@
 #ifndef IMAP_DUMP_H
 #define IMAP_DUMP_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,10 @@ static inline void db_put(dumpbuf *d, const char *p, size_t n)
         size_t nc = d->cap ? d->cap * 2 : 4096;
         while (nc < d->len + n + 1)
             nc *= 2;
-        d->s = realloc(d->s, nc);
+        char *ns = realloc(d->s, nc);
+        if (!ns)
+            abort();
+        d->s = ns;
         d->cap = nc;
     }
     memcpy(d->s + d->len, p, n);

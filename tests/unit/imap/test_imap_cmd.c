@@ -352,8 +352,9 @@ static void test_append_ext(void **state)
     mailproto_imap_cmd_mailbox(&c, "inbox", 5);
     mailproto_imap_cmd_mailbox(&c, "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 28);
     mailproto_imap_cmd_mailbox(&c, "A&B", 3);
+    mailproto_imap_cmd_mailbox(&c, "\x1a[x", 3); /* fuzz finding (test side): '[' in an atom */
     mailproto_imap_cmd_end(&c);
-    expect_cmd(&c, "A2 SELECT INBOX ~peter/mail/&U,BTFw-/&ZeVnLIqe- A&-B\r\n");
+    expect_cmd(&c, "A2 SELECT INBOX ~peter/mail/&U,BTFw-/&ZeVnLIqe- A&-B &ABo-[x\r\n");
     mailproto_imap_cmd_begin(&c, buf, sizeof buf, MAILPROTO_IMAP_CMD_UTF8, "A3", "SELECT");
     mailproto_imap_cmd_mailbox(&c, "Entw\xc3\xbcrfe", 9);
     mailproto_imap_cmd_end(&c);
@@ -606,6 +607,16 @@ static void test_build_body(void **state)
     static const char bad2[] = "* 1 FETCH (BODY ((\"TEXT\")))\r\n";
     build_from(bt, bad2, sizeof bad2 - 1, MAILPROTO_IMAP_ITEM_BODY, 0);
     assert_int_equal(bt->rc, MAILPROTO_E_PROTOCOL);
+
+    /* BODYSTRUCTURE NIL is not a body (fuzz finding); ENVELOPE NIL is fine */
+    static const char nilb[] = "* 1 FETCH (BODYSTRUCTURE NIL)\r\n";
+    build_from(bt, nilb, sizeof nilb - 1, MAILPROTO_IMAP_ITEM_BODYSTRUCTURE, 0);
+    assert_int_equal(bt->rc, MAILPROTO_E_PROTOCOL);
+    assert_null(mailproto_imap_build_body(&bt->b));
+    static const char nile[] = "* 1 FETCH (ENVELOPE NIL)\r\n";
+    build_from(bt, nile, sizeof nile - 1, MAILPROTO_IMAP_ITEM_ENVELOPE, 0);
+    assert_int_equal(bt->rc, MAILPROTO_EVENT);
+    assert_null(mailproto_imap_build_envelope(&bt->b));
 
     /* part limit */
     char *many = malloc(200000);
