@@ -19,8 +19,5 @@
 #if MAILPROTO_HAS_MIME
 #include <mailproto/mime.h>
 #endif
-#if MAILPROTO_HAS_POP3
-#include <mailproto/pop3.h>
-#endif
 
 #endif /* MAILPROTO_H */
