@@ -8,5 +8,8 @@
 
 #include <mailproto/common.h>
 #include <mailproto/codec.h>
+#if MAILPROTO_HAS_MIME
+#include <mailproto/mime.h>
+#endif
 
 #endif /* MAILPROTO_H */

@@ -53,6 +53,10 @@ void mailproto__conv_close(mailproto__conv *c);
  * a well-formed sequence within n bytes. */
 size_t mailproto__utf8_seq(const unsigned char *p, size_t n);
 
+/* RFC 2047 encoding with lines of at most line_max (>= 40) characters. */
+int mailproto__rfc2047_encode_w(const char *utf8, size_t n, size_t col, size_t line_max,
+                                char *out, size_t cap, size_t *out_len);
+
 /* iconv shim (charset_iconv.c); E_UNSUPPORTED without iconv. */
 int mailproto__iconv_open(void **cd, const char *to, const char *from);
 /* Convert as much as possible.  Returns 0, or -1 EILSEQ (*in_used at the

@@ -50,6 +50,12 @@ static size_t q_len(unsigned char c) { return (q_safe(c) || c == ' ') ? 1 : 3; }
 int mailproto_rfc2047_encode(const char *utf8, size_t n, size_t col, char *out, size_t cap,
                              size_t *out_len)
 {
+    return mailproto__rfc2047_encode_w(utf8, n, col, LINE_MAX_, out, cap, out_len);
+}
+
+int mailproto__rfc2047_encode_w(const char *utf8, size_t n, size_t col, size_t line_max,
+                                char *out, size_t cap, size_t *out_len)
+{
     if (!out_len)
         return MAILPROTO_E_INVALID;
     *out_len = 0;
@@ -67,18 +73,18 @@ int mailproto_rfc2047_encode(const char *utf8, size_t n, size_t col, char *out, 
     while (pos < n) {
         size_t limit;
         if (first) {
-            limit = col < LINE_MAX_ ? LINE_MAX_ - col : 0;
+            limit = col < line_max ? line_max - col : 0;
             if (limit < MIN_ROOM) {
                 put(&o, "\r\n ", 3);
                 col = 1;
-                limit = WORD_MAX;
+                limit = line_max - 1;
             }
         } else {
-            limit = col + 1 < LINE_MAX_ ? LINE_MAX_ - col - 1 : 0;
+            limit = col + 1 < line_max ? line_max - col - 1 : 0;
             if (limit < MIN_ROOM) {
                 put(&o, "\r\n ", 3);
                 col = 1;
-                limit = WORD_MAX;
+                limit = line_max - 1;
             } else {
                 putc_(&o, ' ');
                 col++;
