@@ -213,6 +213,126 @@ MAILPROTO_API const char *mailproto_mime_sender(const mailproto_mime *m);
 /* Details of the last error (a sentence naming the header or part). */
 MAILPROTO_API const mailproto_reply *mailproto_mime_last_error(const mailproto_mime *m);
 
+/* ================================================================== */
+/* Reader                                                              */
+/* ================================================================== */
+
+typedef struct mailproto_mime_reader mailproto_mime_reader;
+
+/* Limits (zero fields mean the defaults shown). */
+typedef struct mailproto_mime_limits {
+    size_t max_depth;        /* nested multiparts followed: 32; deeper ones are leaves */
+    size_t max_parts;        /* parts recorded: 10000; later ones are counted, not kept */
+    size_t max_header_bytes; /* kept per header value: 64 KiB; longer ones truncated */
+    size_t max_line;         /* bytes of a header line held while unfolding: 1 MiB */
+} mailproto_mime_limits;
+
+/* One part of a parsed message.  Library-owned, valid until the reader is
+ * freed; strings are UTF-8 and never NULL ("" when absent).  Offsets are
+ * byte offsets in the message as fed. */
+typedef struct mailproto_mime_info {
+    const char *type;        /* "text/plain", lower case (the default when absent) */
+    const char *charset;     /* lower case, "" for non-text parts without one */
+    const char *disposition; /* "inline", "attachment" or "" */
+    const char *filename;    /* decoded (RFC 2231, RFC 2047, name= fallback) */
+    const char *content_id;  /* without angle brackets */
+    const char *encoding;    /* Content-Transfer-Encoding, lower case, "" */
+    const char *description;
+    uint64_t header_off;     /* first byte of the part's headers */
+    uint64_t body_off;       /* first byte of the body */
+    uint64_t body_end;       /* one past the last byte (before the CRLF of the delimiter) */
+    size_t depth;            /* 0 for the message itself */
+    size_t parent;           /* index of the parent, or (size_t)-1 */
+    size_t n_children;
+    int multipart;           /* 1 for multipart/ types */
+    int truncated;           /* 1: ended without its closing delimiter or at the end of input */
+} mailproto_mime_info;
+
+/* One address of an address header (groups flattened, group names kept). */
+typedef struct mailproto_mime_address {
+    const char *name;    /* decoded display name, "" */
+    const char *address; /* "user@example.org", "" for an empty group */
+    const char *group;   /* the group's display name, "" */
+} mailproto_mime_address;
+
+/* Create a reader.  lim may be NULL.  Returns MAILPROTO_OK, _E_INVALID or
+ * _E_NOMEM. */
+MAILPROTO_API int mailproto_mime_reader_new(mailproto_mime_reader **out, const mailproto_mem *mem,
+                                            const mailproto_mime_limits *lim);
+MAILPROTO_API void mailproto_mime_reader_free(mailproto_mime_reader *r);
+
+/* Feed the next len bytes of the message (any split; bodies are not kept,
+ * only the headers the reader exposes).  Returns MAILPROTO_OK,
+ * MAILPROTO_E_STATE after _finish, or MAILPROTO_E_NOMEM. */
+MAILPROTO_API int mailproto_mime_reader_feed(mailproto_mime_reader *r, const void *data, size_t len);
+
+/* End of input: parts left open are closed (and marked truncated), and the
+ * headers are decoded.  Returns MAILPROTO_OK or MAILPROTO_E_NOMEM. */
+MAILPROTO_API int mailproto_mime_reader_finish(mailproto_mime_reader *r);
+
+/* feed(data, len) + finish. */
+MAILPROTO_API int mailproto_mime_reader_parse(mailproto_mime_reader *r, const void *data, size_t len);
+
+/* Parts, in the order they start (index 0 is the message).  count is 0
+ * before finish; part returns NULL past the end. */
+MAILPROTO_API size_t mailproto_mime_reader_count(const mailproto_mime_reader *r);
+MAILPROTO_API const mailproto_mime_info *mailproto_mime_reader_part(const mailproto_mime_reader *r,
+                                                                   size_t i);
+
+/* A top-level header, decoded to UTF-8 (RFC 2047, whitespace of folding
+ * removed): Subject, From, To, Cc, Reply-To, Sender, Date, Message-ID,
+ * In-Reply-To, References, Disposition-Notification-To, MIME-Version.
+ * Returns "" when absent (or for a header the reader does not keep). */
+MAILPROTO_API const char *mailproto_mime_reader_header(const mailproto_mime_reader *r,
+                                                       const char *name);
+
+/* The addresses of an address header (From, To, Cc, Reply-To, Sender,
+ * Disposition-Notification-To).  *n gets the count.  Returns MAILPROTO_OK
+ * (n 0 when absent) or MAILPROTO_E_INVALID. */
+MAILPROTO_API int mailproto_mime_reader_addresses(const mailproto_mime_reader *r, const char *name,
+                                                  const mailproto_mime_address **list, size_t *n);
+
+/* The Date header as seconds since the epoch (UTC) and its zone offset in
+ * minutes.  Returns MAILPROTO_OK, or MAILPROTO_E_INVALID when absent or not
+ * an RFC 5322 date (obsolete forms and zone names accepted). */
+MAILPROTO_API int mailproto_mime_reader_date(const mailproto_mime_reader *r, int64_t *when,
+                                             int *tz_minutes);
+
+/* Decode a part's body: the raw body bytes (or any split of them, through
+ * several calls) go through the part's transfer decoding and, for text
+ * parts unless flags has MAILPROTO_MIME_DECODE_RAW, a conversion to UTF-8
+ * (bad bytes become U+FFFD).  The result is pushed into sink. */
+#define MAILPROTO_MIME_DECODE_RAW 1 /* no charset conversion */
+
+typedef struct mailproto_mime_decoder {
+    const mailproto_sink *sink;
+    int cte;
+    int convert;
+    int fail;
+    union {
+        unsigned char bytes[512];
+        void *align_p;
+        uint64_t align_u;
+    } state; /* private */
+} mailproto_mime_decoder;
+
+/* Start decoding part i of r.  Returns MAILPROTO_OK, MAILPROTO_E_INVALID (no
+ * such part or a multipart), or MAILPROTO_E_UNSUPPORTED (a text part in a
+ * charset this build cannot convert; use MAILPROTO_MIME_DECODE_RAW). */
+MAILPROTO_API int mailproto_mime_decoder_init(mailproto_mime_decoder *d, const mailproto_mime_reader *r,
+                                              size_t i, int flags, const mailproto_sink *sink);
+/* Decode the next raw bytes.  Returns MAILPROTO_OK or the sink's error.
+ * Bad base64 is skipped (decoding goes on after it). */
+MAILPROTO_API int mailproto_mime_decoder_update(mailproto_mime_decoder *d, const void *raw, size_t n);
+/* Flush; returns MAILPROTO_OK or the sink's error. */
+MAILPROTO_API int mailproto_mime_decoder_final(mailproto_mime_decoder *d);
+
+/* Decode part i of a message held in memory (msg, len: the bytes fed to
+ * the reader) into sink.  Returns as the decoder functions. */
+MAILPROTO_API int mailproto_mime_reader_decode(const mailproto_mime_reader *r, size_t i,
+                                               const void *msg, size_t len, int flags,
+                                               const mailproto_sink *sink);
+
 #endif /* MAILPROTO_HAS_MIME */
 
 #ifdef __cplusplus
