@@ -209,16 +209,29 @@ static int assemble(mailproto_mime *m)
 
 typedef struct scan {
     uint64_t len, nonascii;
-    int nul, bare;
+    int nul, bare, ctrl;
     size_t col, maxline;
     int prev_cr;
-    int ls; /* chars of "--=_" matched at the start of a line, -1: no */
     int boundary_like;
+    const mailproto_mime_part *part; /* its ancestors' delimiters must not occur */
+    char head[36];                  /* the first bytes of the current line */
+    size_t nhead;
 } scan;
+
+#define DELIM_LEN 33 /* "--" + "=_mp_" + 26 */
+
+static void scan_line_head(scan *s)
+{
+    if (s->nhead < DELIM_LEN || s->head[0] != '-' || s->head[1] != '-')
+        return;
+    for (const mailproto_mime_part *a = s->part->parent; a; a = a->parent)
+        if (memcmp(s->head + 2, a->boundary, DELIM_LEN - 2) == 0)
+            s->boundary_like = 1;
+}
 
 static void scan_feed(scan *s, const unsigned char *p, size_t n, int text)
 {
-    static const char pat[] = "--=_";
+    (void)text;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = p[i];
         s->len++;
@@ -226,16 +239,16 @@ static void scan_feed(scan *s, const unsigned char *p, size_t n, int text)
             s->nonascii++;
         if (c == 0)
             s->nul = 1;
+        else if ((c < 32 && c != '\t' && c != '\r' && c != '\n') || c == 127)
+            s->ctrl = 1;
         if (c == '\n') {
             if (!s->prev_cr) {
                 s->bare = 1;
-                if (!text || 1) {
-                    if (s->col > s->maxline)
-                        s->maxline = s->col;
-                }
+                if (s->col > s->maxline)
+                    s->maxline = s->col;
             }
             s->col = 0;
-            s->ls = 0;
+            s->nhead = 0;
             s->prev_cr = 0;
             continue;
         }
@@ -244,7 +257,7 @@ static void scan_feed(scan *s, const unsigned char *p, size_t n, int text)
             if (s->col > s->maxline)
                 s->maxline = s->col;
             s->col = 0;
-            s->ls = 0;
+            s->nhead = 0;
         }
         if (c == '\r') {
             if (s->col > s->maxline)
@@ -254,13 +267,10 @@ static void scan_feed(scan *s, const unsigned char *p, size_t n, int text)
         }
         s->prev_cr = 0;
         s->col++;
-        if (s->ls >= 0 && s->ls < 4) {
-            if (c == (unsigned char)pat[s->ls]) {
-                if (++s->ls == 4)
-                    s->boundary_like = 1;
-            } else {
-                s->ls = -1;
-            }
+        if (s->nhead < DELIM_LEN) {
+            s->head[s->nhead++] = (char)c;
+            if (s->nhead == DELIM_LEN)
+                scan_line_head(s);
         }
     }
 }
@@ -299,9 +309,10 @@ static int choose_cte(mailproto_mime *m, mailproto_mime_part *p, const scan *s)
     }
     if (bin && !s->boundary_like)
         return MAILPROTO_CTE_BINARY;
-    if (clean_lines && !s->nul && !s->bare && !s->nonascii)
+    /* other parts go as they are only when they look like text */
+    if (clean_lines && !s->nul && !s->bare && !s->ctrl && !s->nonascii)
         return MAILPROTO_CTE_7BIT;
-    if (b8 && clean_lines && !s->nul && !s->bare)
+    if (b8 && clean_lines && !s->nul && !s->bare && !s->ctrl)
         return MAILPROTO_CTE_8BIT;
     return MAILPROTO_CTE_BASE64;
 }
@@ -326,6 +337,7 @@ static int scan_part(mailproto_mime *m, mailproto_mime_part *p)
 {
     scan s;
     memset(&s, 0, sizeof s);
+    s.part = p;
     p->scanned = 0;
     p->ascii = 0;
     int text_norm = p->is_text;
