@@ -680,7 +680,7 @@ int mailproto__hdr_addrs(mailproto__sb *b, const char *name, const mailproto__ad
                 if (a->name && a->name[0]) {
                     rc = phrase_out(&item, a->name, utf8);
                     /* a line holding encoded words stays within 76 */
-                    if (strstr(item.p, "=?") && last_line_len(&item) + spec.len + 4 > 76)
+                    if (item.p && strstr(item.p, "=?") && last_line_len(&item) + spec.len + 4 > 76)
                         mailproto__sb_put(&item, "\r\n <", 4);
                     else
                         mailproto__sb_put(&item, " <", 2);
@@ -707,7 +707,7 @@ int mailproto__hdr_addrs(mailproto__sb *b, const char *name, const mailproto__ad
          * Encoded words inside were folded for a start at column 1. */
         size_t col = last_line_len(b);
         int has_fold = memchr(item.p, '\n', item.len) != NULL;
-        size_t limit = strstr(item.p, "=?") ? 75 : FOLD_AT - 1; /* room for ',' */
+        size_t limit = item.p && strstr(item.p, "=?") ? 75 : FOLD_AT - 1; /* room for ',' */
         if (!first) {
             mailproto__sb_put(b, ",", 1);
             col++;

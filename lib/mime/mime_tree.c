@@ -279,6 +279,12 @@ static int header_common(mailproto_mime *m, const char *name, const char *value,
         for (size_t i = 0; i < n; i++)
             if ((unsigned char)value[i] >= 0x80)
                 return set_err(m, MAILPROTO_E_INVALID, "Date, Message-ID, In-Reply-To and References are ASCII");
+        mailproto__sb b;
+        mailproto__sb_init(&b, m->mem);
+        int rc = mailproto__hdr_structured(&b, name, value);
+        mailproto__sb_free(&b);
+        if (rc != MAILPROTO_OK)
+            return set_err(m, rc, "header value cannot be folded within 998 octets");
     } else {
         /* check it can be written (e.g. very long words get encoded) */
         mailproto__sb b;
