@@ -322,6 +322,34 @@ def _():
         expect(code == 235, 'answered %d %r' % (code, resp))
 
 
+BIG = None
+
+
+@check('SMTP: a 6 MiB message (implicit TLS) and a message sent with BDAT (CHUNKING)')
+def _():
+    global BIG
+    line = base64.b64encode(os.urandom(57)).decode('ascii') + '\r\n'     # 76 + CRLF
+    BIG = line * (6 * 1024 * 1024 // len(line))
+    mid = '<big.%s@selfcheck.%s>' % (TAG, DOMAIN)
+    MSGID['big'] = mid
+    msg = ('From: <%s>\r\nTo: <%s>\r\nSubject: big\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n'
+           'Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n%s'
+           % (USER2, USER2, mid, BIG)).encode('ascii')
+    with smtplib.SMTP_SSL(HOST, SMTPS_PORT, timeout=TIMEOUT, context=ctx()) as s:
+        s.login(USER2, PASS2)
+        expect(s.sendmail(USER2, [USER2], msg) == {}, 'refused')
+        bdat, _ = message(USER2, 'bdat', 'sent with BDAT')
+        code, resp = s.mail(USER2)
+        expect(code == 250, 'MAIL %d' % code)
+        code, resp = s.rcpt(USER2)
+        expect(code == 250, 'RCPT %d' % code)
+        half = len(bdat) // 2
+        for i, (chunk, last) in enumerate(((bdat[:half], ''), (bdat[half:], ' LAST'))):
+            s.send(b'BDAT %d%s\r\n' % (len(chunk), last.encode()) + chunk)
+            code, resp = s.getreply()
+            expect(code == 250, 'BDAT chunk %d answered %d %r' % (i, code, resp))
+
+
 # ---- IMAP ----------------------------------------------------------------------------
 
 def wait_for(m, mid):
@@ -434,6 +462,50 @@ def _():
                 pass
 
 
+@check('IMAP: the 6 MiB message and the BDAT message arrived byte for byte')
+def _():
+    m = imaplib.IMAP4_SSL(HOST, IMAPS_PORT, ssl_context=ctx(), timeout=TIMEOUT)
+    m.login(USER2, PASS2)
+    uid = wait_for(m, MSGID['big'])[0]
+    expect(fetch_body(m, uid) == BIG.encode('ascii'), '6 MiB body differs')
+    uid = wait_for(m, MSGID['bdat'])[0]
+    _, body = message(USER2, 'bdat', 'x')
+    expect(fetch_body(m, uid) == body.encode('ascii'), 'BDAT body differs')
+    m.logout()
+
+
+@check('IMAP IDLE: a message delivered through Postfix is announced within 15 s')
+def _():
+    m = imaplib.IMAP4_SSL(HOST, IMAPS_PORT, ssl_context=ctx(), timeout=TIMEOUT)
+    m.login(USER1, PASS1)
+    typ, data = m.select('INBOX')
+    before = int(data[0])
+    tag = m._new_tag()
+    m.send(tag + b' IDLE\r\n')
+    expect(m.readline().startswith(b'+'), 'no continuation for IDLE')
+    msg, _ = message(USER1, 'idle', 'selfcheck IDLE')
+    with smtplib.SMTP_SSL(HOST, SMTPS_PORT, timeout=TIMEOUT, context=ctx()) as s:
+        s.login(USER1, PASS1)
+        s.sendmail(USER1, [USER1], msg)
+    deadline = time.monotonic() + 15
+    seen = None
+    while seen is None and time.monotonic() < deadline:
+        line = m.readline()
+        expect(line, 'connection closed during IDLE')
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == b'*' and parts[2].upper() == b'EXISTS' and int(parts[1]) > before:
+            seen = int(parts[1])
+    expect(seen is not None, 'no EXISTS within 15 s')
+    m.send(b'DONE\r\n')
+    while True:
+        line = m.readline()
+        expect(line, 'connection closed after DONE')
+        if line.startswith(tag):
+            expect(line.split()[1] == b'OK', 'IDLE ended with %r' % line)
+            break
+    m.logout()
+
+
 # ---- POP3 ----------------------------------------------------------------------------
 
 def pop3_find(p, mid):
@@ -510,6 +582,34 @@ def _():
         raise AssertionError('a wrong password logged in')
     finally:
         p.close()
+
+
+@check('POP3: DELE then QUIT removes the message (STLS and implicit TLS); RSET keeps it')
+def _():
+    def session(stls):
+        if stls:
+            p = poplib.POP3(HOST, POP3_PORT, timeout=TIMEOUT)
+            p.stls(context=ctx())
+        else:
+            p = poplib.POP3_SSL(HOST, POP3S_PORT, timeout=TIMEOUT, context=ctx())
+        p.user(USER1)
+        p.pass_(PASS1)
+        return p
+    for stls, tag in ((True, 'starttls'), (False, 'idle')):
+        p = session(stls)
+        i = pop3_find(p, MSGID[tag])
+        expect(i is not None, '%s message not listed' % tag)
+        p.dele(i)
+        p.rset()
+        p.quit()
+        p = session(stls)
+        i = pop3_find(p, MSGID[tag])
+        expect(i is not None, 'RSET did not keep the %s message' % tag)
+        p.dele(i)
+        expect(p.quit().startswith(b'+OK'), 'QUIT')
+        p = session(stls)
+        expect(pop3_find(p, MSGID[tag]) is None, 'the %s message is still there after DELE + QUIT' % tag)
+        p.quit()
 
 
 def main():
