@@ -49,6 +49,7 @@ USER1, PASS1 = env('USER1'), env('PASS1')
 USER2, PASS2 = env('USER2'), env('PASS2')
 USER3, PASS3 = env('USER3'), env('PASS3')
 UNKNOWN = env('UNKNOWN_USER')
+EAI_USER, PASS4, EAI_ADDRESS = env('EAI_USER'), env('PASS4'), env('EAI_ADDRESS')
 
 
 def check(name):
@@ -350,6 +351,23 @@ def _():
             expect(code == 250, 'BDAT chunk %d answered %d %r' % (i, code, resp))
 
 
+EAI_BODY = 'Grüße, ✓ — a UTF-8 body\r\n'
+
+
+@check('SMTPUTF8: a UTF-8 sender, recipient (EAI_ADDRESS) and Subject accepted')
+def _():
+    mid = '<eai.%s@selfcheck.%s>' % (TAG, DOMAIN)
+    MSGID['eai'] = mid
+    sender = 'jörg@' + DOMAIN
+    msg = ('From: Jörg <%s>\r\nTo: <%s>\r\nSubject: Grüße ✓\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n'
+           'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s'
+           % (sender, EAI_ADDRESS, mid, EAI_BODY)).encode('utf-8')
+    with smtplib.SMTP_SSL(HOST, SMTPS_PORT, timeout=TIMEOUT, context=ctx()) as s:
+        s.login(USER1, PASS1)
+        refused = s.sendmail(sender, [EAI_ADDRESS], msg, mail_options=['SMTPUTF8', 'BODY=8BITMIME'])
+        expect(refused == {}, 'refused %r' % refused)
+
+
 # ---- IMAP ----------------------------------------------------------------------------
 
 def wait_for(m, mid):
@@ -471,6 +489,17 @@ def _():
     uid = wait_for(m, MSGID['bdat'])[0]
     _, body = message(USER2, 'bdat', 'x')
     expect(fetch_body(m, uid) == body.encode('ascii'), 'BDAT body differs')
+    m.logout()
+
+
+@check('SMTPUTF8: the message reached EAI_USER (dovecot-lda), UTF-8 header and body intact')
+def _():
+    m = imaplib.IMAP4_SSL(HOST, IMAPS_PORT, ssl_context=ctx(), timeout=TIMEOUT)
+    m.login(EAI_USER, PASS4)
+    uid = wait_for(m, MSGID['eai'])[0]
+    expect(fetch_body(m, uid) == EAI_BODY.encode('utf-8'), 'body differs')
+    typ, data = m.uid('FETCH', uid, '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+    expect('Grüße ✓'.encode('utf-8') in data[0][1], 'Subject: %r' % data[0][1])
     m.logout()
 
 
