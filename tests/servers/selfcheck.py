@@ -210,6 +210,19 @@ def _():
             expect(('::1', p) in found, 'nothing of ours listens on ::1 port %d' % p)
 
 
+@check('every port greets on 127.0.0.1 and ::1 (plain ports in clear, the others after TLS)')
+def _():
+    addrs = ['127.0.0.1'] + (['::1'] if E.get('HOST6') else [])
+    ports = ((SMTP_PORT, False, b'220 '), (SMTPS_PORT, True, b'220 '), (IMAP_PORT, False, b'* OK'),
+             (IMAPS_PORT, True, b'* OK'), (POP3_PORT, False, b'+OK'), (POP3S_PORT, True, b'+OK'))
+    for addr in addrs:
+        for port, tls, greeting in ports:
+            with socket.create_connection((addr, port), timeout=TIMEOUT) as raw:
+                s = ctx().wrap_socket(raw, server_hostname=HOST) if tls else raw
+                got = s.recv(200)
+                expect(got.startswith(greeting), '%s port %d greeted %r' % (addr, port, got))
+
+
 # ---- TLS -----------------------------------------------------------------------------
 
 @check('certificate: verified with CA_FILE for localhost, 127.0.0.1 and ::1; refused without it')

@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 CHUNK = 65536
 
@@ -73,6 +74,7 @@ def serve(listener, target):
         try:
             client, _ = listener.accept()
         except OSError:
+            time.sleep(0.05)      # e.g. out of file descriptors: do not spin
             continue
         handle(client, target)
 
