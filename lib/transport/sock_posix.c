@@ -206,7 +206,8 @@ static int start_one(mailproto_transport *t, uint64_t now, int *won)
         c->last_errno = errno;
         if (fd >= 0)
             close(fd);
-        mailproto__trace_note(&t->trace, "socket for %s failed: %s", where, strerror(c->last_errno));
+        mailproto__trace_note(&t->trace, "socket for %s failed: %s", where,
+                              strerror(c->last_errno));
         return 0;
     }
     int r;
@@ -221,7 +222,8 @@ static int start_one(mailproto_transport *t, uint64_t now, int *won)
     if (errno != EINPROGRESS) {
         c->last_errno = errno;
         close(fd);
-        mailproto__trace_note(&t->trace, "connect to %s failed: %s", where, strerror(c->last_errno));
+        mailproto__trace_note(&t->trace, "connect to %s failed: %s", where,
+                              strerror(c->last_errno));
         return 0;
     }
     c->fds[i] = fd;
