@@ -527,6 +527,22 @@ static void test_client_certificate(void **state)
     mailproto_transport_free(t);
     mailproto_tls_config_free(cfg);
 
+    /* an encrypted key: the right password works, a wrong one is refused */
+    path(key, sizeof key, "client-enc.key");
+    o.key_file = key;
+    o.key_password = "wrong";
+    char err[200];
+    assert_int_equal(mailproto_tls_config_new(&cfg, &o, NULL, err, sizeof err),
+                     MAILPROTO_E_INVALID);
+    assert_non_null(strstr(err, "client-enc.key"));
+    o.key_password = "s3cret";
+    assert_int_equal(mailproto_tls_config_new(&cfg, &o, NULL, NULL, 0), MAILPROTO_OK);
+    assert_int_equal(tls_connect("clientauth", cfg, "localhost", &t, NULL), MAILPROTO_OK);
+    recv_line(t, line, sizeof line);
+    assert_string_equal(line, "CLIENT mailproto client\r\n");
+    mailproto_transport_free(t);
+    mailproto_tls_config_free(cfg);
+
     /* without one, the peer refuses us */
     cfg = tls_cfg_ca();
     int rc = tls_connect("clientauth", cfg, "localhost", &t, NULL);
