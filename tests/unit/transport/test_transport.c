@@ -766,6 +766,33 @@ static void test_resolve_by_name(void **state)
     c.host = "nonexistent.invalid"; /* RFC 6761: never resolves */
     assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_RESOLVE);
     assert_null(t);
+    /* the family filter */
+    c.host = "127.0.0.1";
+    c.family = 6;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_RESOLVE);
+    c.family = 4;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_OK);
+    mailproto_transport_free(t);
+    c.family = 5;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_INVALID);
+    c.family = 0;
+    c.port = 0;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_INVALID);
+    c.port = p4;
+    c.host = NULL;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_transport_tcp(&t, NULL, NULL), MAILPROTO_E_INVALID);
+    /* addresses of no usable family */
+    struct sockaddr_storage un;
+    memset(&un, 0, sizeof un);
+    un.ss_family = AF_UNIX;
+    const void *addrs[1] = {&un};
+    unsigned lens[1] = {sizeof un};
+    assert_int_equal(mailproto_transport_tcp_addrs(&t, &c, addrs, lens, 1, NULL),
+                     MAILPROTO_E_INVALID);
+    assert_null(t);
+    assert_int_equal(mailproto_transport_tcp_addrs(&t, &c, addrs, lens, 0, NULL),
+                     MAILPROTO_E_INVALID);
     close(open4);
 }
 
