@@ -169,7 +169,8 @@ MAILPROTO_API void mailproto_tls_config_free(mailproto_tls_config *cfg);
  * alone, no resumption: pass a shared config instead).  On a TCP
  * transport, unread plaintext already waiting in the socket fails the
  * upgrade with MAILPROTO_E_STARTTLS_INJECTION before anything is sent (the
- * engines check their own buffers; a callback transport is the caller's to
+ * engines check their own buffers; a callback transport is checked the
+ * same way when io->fd gives a socket, and otherwise is the caller's to
  * check).  Used right after
  * connecting (implicit TLS) or after a STARTTLS go-ahead.  Blocking: returns
  * when the handshake is done; non-blocking: may return MAILPROTO_AGAIN,

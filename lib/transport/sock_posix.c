@@ -450,6 +450,16 @@ int mailproto__sock_peek(mailproto_transport *t)
     }
 }
 
+int mailproto__sock_peek_fd(int fd)
+{
+    unsigned char b;
+    ssize_t r;
+    do {
+        r = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    } while (r < 0 && errno == EINTR);
+    return r > 0 ? 1 : 0;
+}
+
 int mailproto__sock_wait(mailproto_transport *t, int fd, int interest, int timeout_ms)
 {
     if (fd < 0)

@@ -600,6 +600,19 @@ static void test_session_resumption(void **state)
 /* STARTTLS                                                            */
 /* ------------------------------------------------------------------ */
 
+
+/* TLS over callbacks that wrap a real socket (defined further down). */
+struct sock_io {
+    int fd;
+    unsigned calls; /* recv calls */
+    size_t chunk;
+    unsigned scalls; /* send calls: a counter of its own, or a strict
+                        alternation could starve one direction */
+};
+static int sio_send(void *u, const void *buf, size_t len, size_t *done);
+static int sio_recv(void *u, void *buf, size_t cap, size_t *done);
+static int sio_fd(void *u);
+
 static mailproto_transport *starttls_prelude(const char *scenario)
 {
     mailproto_tcp_config c = tcp_cfg(port_of(scenario));
@@ -647,6 +660,23 @@ static void test_starttls_injection(void **state)
     mailproto_transport_free(t);
     /* nothing more was sent: no ClientHello, no byte at all */
     char line[128];
+    assert_int_equal(peer_line(line, sizeof line, 10000), 0);
+    assert_string_equal(line, "inject-received 0");
+
+    /* the same over a callback transport whose io->fd is the socket */
+    t = starttls_prelude("inject");
+    assert_int_equal(mailproto_transport_wait(t, MAILPROTO_IO_READ, 5000), MAILPROTO_OK);
+    int fd = dup(mailproto_transport_fd(t));
+    mailproto_transport_free(t);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    struct sock_io s = {fd, 1, 4096, 1};
+    mailproto_io io = {MAILPROTO_IO_VERSION, &s, sio_send, sio_recv, NULL, NULL, NULL, sio_fd, NULL};
+    assert_int_equal(mailproto_transport_io(&t, &io, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_start_tls(t, cfg, "localhost"),
+                     MAILPROTO_E_STARTTLS_INJECTION);
+    assert_int_equal(s.scalls, 1); /* no send was even tried */
+    mailproto_transport_free(t);
+    close(fd);
     assert_int_equal(peer_line(line, sizeof line, 10000), 0);
     assert_string_equal(line, "inject-received 0");
     mailproto_tls_config_free(cfg);
@@ -1136,13 +1166,7 @@ static void test_io_misbehaving_callbacks(void **state)
 
 /* TLS over callbacks that wrap a real socket and answer AGAIN every other
  * call (and whenever the socket would block). */
-struct sock_io {
-    int fd;
-    unsigned calls; /* recv calls */
-    size_t chunk;
-    unsigned scalls; /* send calls: a counter of its own, or a strict
-                        alternation could starve one direction */
-};
+
 
 static int sio_send(void *u, const void *buf, size_t len, size_t *done)
 {
