@@ -13,6 +13,20 @@
 
 #include <mailproto/mailproto.h>
 
+/* MAILPROTO_CAFILE names a CA bundle to trust instead of the system's. */
+static mailproto_tls_config *tls_from_env(void)
+{
+    mailproto_tls_config *tls = NULL;
+    const char *ca = getenv("MAILPROTO_CAFILE");
+    if (ca) {
+        const mailproto_tls_options opt = {.ca_file = ca};
+        char err[200];
+        if (mailproto_tls_config_new(&tls, &opt, NULL, err, sizeof err) != MAILPROTO_OK)
+            fprintf(stderr, "MAILPROTO_CAFILE: %s\n", err);
+    }
+    return tls;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 6) {
@@ -20,7 +34,9 @@ int main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
+    mailproto_tls_config *tls = tls_from_env();
     const mailproto_smtp_config cfg = {
+        .tls = tls,
         .host = argv[1], .port = (uint16_t)atoi(argv[2]), .security = MAILPROTO_SEC_DEFAULT,
         .username = argv[3], .password = getenv("MAILPROTO_PASSWORD"), .timeout_ms = 30000,
     };

@@ -13,6 +13,20 @@
 
 #include <mailproto/mailproto.h>
 
+/* MAILPROTO_CAFILE names a CA bundle to trust instead of the system's. */
+static mailproto_tls_config *tls_from_env(void)
+{
+    mailproto_tls_config *tls = NULL;
+    const char *ca = getenv("MAILPROTO_CAFILE");
+    if (ca) {
+        const mailproto_tls_options opt = {.ca_file = ca};
+        char err[200];
+        if (mailproto_tls_config_new(&tls, &opt, NULL, err, sizeof err) != MAILPROTO_OK)
+            fprintf(stderr, "MAILPROTO_CAFILE: %s\n", err);
+    }
+    return tls;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 6) {
@@ -20,7 +34,9 @@ int main(int argc, char **argv)
         return 2;
     }
     int count = argc > 6 ? atoi(argv[6]) : 3;
+    mailproto_tls_config *tls = tls_from_env();
     const mailproto_smtp_config cfg = {
+        .tls = tls,
         .host = argv[1], .port = (uint16_t)atoi(argv[2]), .username = argv[3],
         .password = getenv("MAILPROTO_PASSWORD"), .nonblocking = 1,
     };
@@ -64,6 +80,7 @@ int main(int argc, char **argv)
                 break;
             case MAILPROTO_SMTP_EV_CLOSED:
                 mailproto_smtp_free(s);
+    mailproto_tls_config_free(tls);
                 return failed ? 1 : 0;
             default:
                 break;
@@ -82,5 +99,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "failed: %s (server: %d %s %s)\n", mailproto_strerror(rc), r->code, r->enhanced,
             r->text);
     mailproto_smtp_free(s);
+    mailproto_tls_config_free(tls);
     return 1;
 }
