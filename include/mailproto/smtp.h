@@ -1,9 +1,6 @@
 /*
  * libmailproto: SMTP submission (RFC 5321, 6409) and LMTP (RFC 2033).
  *
- * (Interim: the engine and the types; the client functions land with the
- * transport merge.)
- *
  * One opaque handle, mailproto_smtp, driven in one of three ways:
  *
  *   blocking      mailproto_smtp_connect(), mailproto_smtp_send(),
@@ -122,15 +119,20 @@ typedef struct mailproto_smtp_config {
  * must stay valid for the handle's life.  mem may be NULL (malloc).  All
  * memory is allocated here (see mailproto_smtp_memory_needed).  Returns
  * MAILPROTO_OK, _E_INVALID (NULL out/cfg, bad values), _E_NOMEM. */
+MAILPROTO_API int mailproto_smtp_new_sz(mailproto_smtp **out, const mailproto_smtp_config *cfg,
+                                        size_t cfg_size, const mailproto_mem *mem);
 #define mailproto_smtp_new(out, cfg, mem) mailproto_smtp_new_sz((out), (cfg), sizeof *(cfg), (mem))
 
 /* Bytes mailproto_smtp_new_sz allocates for this config (for arenas), not
  * counting the transport. */
+MAILPROTO_API size_t mailproto_smtp_memory_needed_sz(const mailproto_smtp_config *cfg,
+                                                     size_t cfg_size);
 #define mailproto_smtp_memory_needed(cfg) mailproto_smtp_memory_needed_sz((cfg), sizeof *(cfg))
 
 /* Send QUIT when a session is open and idle (blocking handles wait up to
  * one second of inactivity for the reply; non-blocking ones only queue it),
  * close the connection and free everything.  NULL is ignored. */
+MAILPROTO_API void mailproto_smtp_free(mailproto_smtp *s);
 
 /* ---- envelope and results ---- */
 
@@ -197,6 +199,7 @@ typedef struct mailproto_smtp_result {
  * (_E_TLS_REQUIRED, _E_AUTH, _E_REJECTED, network and TLS errors).
  * Non-blocking: returns MAILPROTO_AGAIN; _poll then gives
  * MAILPROTO_SMTP_EV_READY. */
+MAILPROTO_API int mailproto_smtp_connect(mailproto_smtp *s);
 
 /* Send one message: MAIL, RCPT..., DATA or BDAT, the body streamed from
  * body (constant memory).  Blocking only.  Returns MAILPROTO_OK when the
@@ -205,15 +208,20 @@ typedef struct mailproto_smtp_result {
  * _E_INVALID (nothing written), _E_UNSUPPORTED, _E_LIMIT (larger than the
  * server's SIZE), _E_REJECTED, _E_NOT_SENT, _E_OUTCOME_UNKNOWN,
  * _E_CANCELLED, _E_TIMEOUT.  res may be NULL. */
+MAILPROTO_API int mailproto_smtp_send(mailproto_smtp *s, const mailproto_envelope *env,
+                                      mailproto_source *body, mailproto_smtp_result *res);
 
 /* Start sending one message (non-blocking and engine modes; also allowed
  * in blocking mode, then drive it with _poll).  env and body must stay
  * valid until MAILPROTO_SMTP_EV_SENT.  Returns MAILPROTO_OK (queued),
  * _E_INVALID (nothing written), _E_UNSUPPORTED, _E_LIMIT, or _E_STATE
  * (not ready, or another operation runs). */
+MAILPROTO_API int mailproto_smtp_submit(mailproto_smtp *s, const mailproto_envelope *env,
+                                        mailproto_source *body);
 
 /* QUIT.  Blocking: waits for the reply and closes; MAILPROTO_OK.
  * Non-blocking/engine: queues it; MAILPROTO_SMTP_EV_CLOSED follows. */
+MAILPROTO_API int mailproto_smtp_quit(mailproto_smtp *s);
 
 /* ---- events ---- */
 
@@ -237,53 +245,75 @@ typedef struct mailproto_smtp_event {
  * MAILPROTO_EVENT (*ev set; call again), MAILPROTO_AGAIN (wait), MAILPROTO_OK
  * (nothing to do: no operation runs) or an error.  now_ms is the caller's
  * monotonic clock. */
+MAILPROTO_API int mailproto_smtp_poll(mailproto_smtp *s, uint64_t now_ms,
+                                      const mailproto_smtp_event **ev);
 
 /* The socket to wait on, or -1 (none yet, or a callback transport). */
+MAILPROTO_API int mailproto_smtp_fd(const mailproto_smtp *s);
 
 /* MAILPROTO_IO_READ and/or MAILPROTO_IO_WRITE: what the last AGAIN waits for. */
+MAILPROTO_API int mailproto_smtp_io_interest(const mailproto_smtp *s);
 
 /* Milliseconds until the next deadline (a reply timeout, the connect or
  * TLS budget), 0 when it has passed, -1 when there is none. */
+MAILPROTO_API int mailproto_smtp_timeout_ms(const mailproto_smtp *s, uint64_t now_ms);
 
 /* ---- engine mode (the caller owns the connection) ---- */
 
 /* Begin a session on a connection the caller has opened: the engine
  * expects the greeting (or first asks for TLS with EV_STARTTLS when
  * security is MAILPROTO_SEC_TLS).  Returns MAILPROTO_OK or _E_STATE. */
+MAILPROTO_API int mailproto_smtp_start(mailproto_smtp *s);
 
 /* Where to put received bytes: *p and *cap (0 when the engine wants no
  * input now).  Returns MAILPROTO_OK or a sticky error. */
+MAILPROTO_API int mailproto_smtp_input_buf(mailproto_smtp *s, unsigned char **p, size_t *cap);
 
 /* n bytes were stored at the input buffer; n == 0 means the peer closed. */
+MAILPROTO_API int mailproto_smtp_input_done(mailproto_smtp *s, size_t n);
 
 /* Bytes to send: *p and *len (0: nothing now). */
+MAILPROTO_API int mailproto_smtp_output_buf(mailproto_smtp *s, const unsigned char **p,
+                                            size_t *len);
 
 /* n bytes of the output buffer were sent. */
+MAILPROTO_API int mailproto_smtp_output_done(mailproto_smtp *s, size_t n);
 
 /* Advance with the caller's clock: MAILPROTO_EVENT (*ev), MAILPROTO_AGAIN
  * (move bytes, see _input_buf/_output_buf and _timeout_ms), MAILPROTO_OK
  * (idle) or an error (fatal ones are sticky). */
+MAILPROTO_API int mailproto_smtp_next(mailproto_smtp *s, uint64_t now_ms,
+                                      const mailproto_smtp_event **ev);
 
 /* The connection is now TLS (after MAILPROTO_SMTP_EV_STARTTLS). */
+MAILPROTO_API int mailproto_smtp_tls_ready(mailproto_smtp *s);
 
 /* ---- what the server said ---- */
 
 /* The last error: status, reply code, enhanced code, server text, a
  * sentence.  Never NULL (a static empty record for NULL). */
+MAILPROTO_API const mailproto_reply *mailproto_smtp_last_reply(const mailproto_smtp *s);
 
 /* The outcome of the last message (zeroed before the first).  Returns
  * MAILPROTO_OK or _E_INVALID. */
+MAILPROTO_API int mailproto_smtp_last_result(const mailproto_smtp *s, mailproto_smtp_result *out);
 
 /* Recipient i of the last message, or NULL when out of range. */
+MAILPROTO_API const mailproto_smtp_rcpt *mailproto_smtp_rcpt_result(const mailproto_smtp *s,
+                                                                   size_t i);
 
 /* MAILPROTO_SMTP_CAP_* of the current session (after TLS: only what the
  * server said over TLS). */
+MAILPROTO_API unsigned mailproto_smtp_caps(const mailproto_smtp *s);
 
 /* The server's SIZE limit (0: none announced). */
+MAILPROTO_API uint64_t mailproto_smtp_size_limit(const mailproto_smtp *s);
 
 /* The AUTH mechanisms offered, as a mask of MAILPROTO_AUTH_BIT(id). */
+MAILPROTO_API unsigned mailproto_smtp_auth_mechs(const mailproto_smtp *s);
 
 /* Nonzero when the session runs over TLS. */
+MAILPROTO_API int mailproto_smtp_is_secure(const mailproto_smtp *s);
 
 #ifdef __cplusplus
 }

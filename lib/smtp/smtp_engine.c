@@ -840,6 +840,7 @@ int mailproto__smtp_engine_submit(mailproto__smtp_engine *e, const mailproto_env
     e->n_cmds = 1 + env->n_rcpt + (e->pipeline_data ? 1 : 0);
     e->cmd_sent = e->cmd_replied = 0;
     e->body_eof = e->end_queued = e->bdat_last = 0;
+    e->bdat_inflight = 0;
     e->body_done = 0;
     e->final_left = 0;
     e->lmtp_idx = 0;
@@ -981,8 +982,8 @@ static int on_data_end_reply(mailproto__smtp_engine *e)
     int code = e->reply.code;
     e->final_left--;
     e->arm_wait = 1;
-    if (e->msg_fail) { /* the empty data after an unexpected 354 */
-        return perform_rset(e, e->msg_fail);
+    if (e->msg_fail) { /* the empty data after an unexpected 354, a refused chunk */
+        return e->final_left == 0 ? perform_rset(e, e->msg_fail) : MAILPROTO_OK;
     }
     res_code(e);
     if (e->cfg.lmtp) {
@@ -1019,14 +1020,22 @@ static int on_data_end_reply(mailproto__smtp_engine *e)
     return finish_msg(e, MAILPROTO_E_REJECTED);
 }
 
+/* The reply to a BDAT chunk other than the last.  With PIPELINING up to
+ * BDAT_WINDOW chunks are in flight; after a refusal no more chunks go out,
+ * and once every owed reply came, RSET discards the transaction (RFC 3030). */
 static int on_bdat_reply(mailproto__smtp_engine *e)
 {
-    if (is2(e->reply.code))
-        return MAILPROTO_OK;
-    record_reply(e);
-    res_code(e);
-    mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "BDAT refused");
-    return perform_rset(e, MAILPROTO_E_REJECTED);
+    e->bdat_inflight--;
+    e->arm_wait = 1;
+    if (!is2(e->reply.code) && !e->msg_fail) {
+        record_reply(e);
+        res_code(e);
+        mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "BDAT refused");
+        e->msg_fail = MAILPROTO_E_REJECTED;
+    }
+    if (e->msg_fail && e->state == ST_BDAT && e->pending == 0)
+        return perform_rset(e, e->msg_fail);
+    return MAILPROTO_OK;
 }
 
 static int on_rset_reply(mailproto__smtp_engine *e)
@@ -1059,6 +1068,8 @@ static int on_reply(mailproto__smtp_engine *e)
     case ST_DATA:
         return on_data_reply(e);
     case ST_DATA_END:
+        if (e->bdat_inflight)
+            return on_bdat_reply(e);
         return on_data_end_reply(e);
     case ST_BDAT:
         return on_bdat_reply(e);
@@ -1085,7 +1096,11 @@ static int abort_body(mailproto__smtp_engine *e, int status, const char *why)
 {
     mailproto__err_set(e->err, status, "%s", why);
     if (e->use_bdat && !e->bdat_last && e->state == ST_BDAT) {
-        perform_rset(e, status);
+        /* RSET once the chunks in flight are answered */
+        if (e->bdat_inflight)
+            e->msg_fail = status;
+        else
+            perform_rset(e, status);
         return MAILPROTO_OK;
     }
     die(e, MAILPROTO_E_CLOSED);
@@ -1163,16 +1178,19 @@ static int produce_body(mailproto__smtp_engine *e)
 }
 
 #define BDAT_HEAD 32
+#define BDAT_WINDOW 16
 
 static int produce_bdat(mailproto__smtp_engine *e)
 {
-    if (e->pending || e->out_off != e->out_len || e->bdat_last)
+    if (e->out_off != e->out_len || e->bdat_last || e->msg_fail)
+        return MAILPROTO_OK;
+    if (e->pipeline ? e->bdat_inflight >= BDAT_WINDOW : e->pending != 0)
         return MAILPROTO_OK;
     e->out_off = e->out_len = 0;
     size_t w = 0;
     while (w == 0 && !e->body_eof) {
         int rc = body_piece(e, BDAT_HEAD, e->out_cap - BDAT_HEAD - 5, &w);
-        if (rc != MAILPROTO_OK || e->state != ST_BDAT)
+        if (rc != MAILPROTO_OK || e->state != ST_BDAT || e->msg_fail)
             return rc;
     }
     if (e->body_eof && !w) {
@@ -1195,6 +1213,7 @@ static int produce_bdat(mailproto__smtp_engine *e)
         e->timeout_kind = TO_END;
     } else {
         e->pending++;
+        e->bdat_inflight++;
         e->timeout_kind = TO_BLOCK;
     }
     return MAILPROTO_OK;

@@ -144,6 +144,7 @@ typedef struct mailproto__smtp_engine {
     int end_queued;     /* end of data (".\r\n" or BDAT LAST) is in out */
     size_t end_mark;    /* out_len right after the end of data */
     int bdat_last;
+    size_t bdat_inflight; /* BDAT chunk replies owed (pipelined chunks) */
     uint64_t body_done; /* source bytes read */
     size_t final_left;  /* replies still expected after the data */
     size_t lmtp_idx;    /* next accepted recipient for an LMTP reply */

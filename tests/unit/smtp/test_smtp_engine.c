@@ -403,8 +403,19 @@ static void chunking_bdat(void **state)
     c->events = "READY;RCPT 0 250;SENT MAILPROTO_OK 250;";
     CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n", "SUBMIT",
           "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n",
-          "S:250 ok\r\n250 ok\r\n", "C:BDAT 5\r\na\r\n.b", "S:250 ok\r\n", "C:BDAT 2 LAST\r\n\r\n",
-          "S:250 queued\r\n");
+          "S:250 ok\r\n250 ok\r\n", "C:BDAT 5\r\na\r\n.bBDAT 2 LAST\r\n\r\n",
+          "S:250 ok\r\n250 queued\r\n");
+    free(c);
+    /* pipelined chunks, the first refused: RSET after every owed reply */
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "a\n.b";
+    c->body_len = 4;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_E_REJECTED 552;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n", "SUBMIT",
+          "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n",
+          "S:250 ok\r\n250 ok\r\n", "C:BDAT 5\r\na\r\n.bBDAT 2 LAST\r\n\r\n",
+          "S:552 too big\r\n503 no\r\n", "C:RSET\r\n", "S:250 ok\r\n");
     free(c);
     /* BINARYMIME: byte-exact, no canonicalization */
     static const mailproto_envelope benv = {
