@@ -47,7 +47,8 @@ static void usage(FILE *f)
             "Message-ID; --text and --html become the body (both: multipart/alternative);\n"
             "--attach adds an attachment (type guessed from the file name unless given,\n"
             "name defaults to the file's base name); --inline adds a part with a\n"
-            "Content-ID for the HTML to refer to (cid:ID); --header adds any other header;\n"
+            "Content-ID for the HTML to refer to (cid:ID); --header sets a header (also\n"
+            "Message-ID, Date, Reply-To, ...; repeated, it adds another of that name);\n"
             "--charset names the charset the --text and --html files are written in\n"
             "(default UTF-8), which is also the charset the message declares.\n"
             "--dsn-notify takes never, or a comma list of success, failure, delay.\n"
@@ -348,7 +349,14 @@ static int compose(mailproto_mime *m, const compose_opts *o)
         const char *value = colon + 1;
         while (*value == ' ' || *value == '\t')
             value++;
-        if ((rc = mailproto_mime_add_header(m, name, value)) != MAILPROTO_OK)
+        /* the first --header of a name sets it (replacing Message-ID, Date,
+         * ... that the builder would write), later ones add to it */
+        int again = 0;
+        for (size_t j = 0; j < i; j++)
+            again |= !strncasecmp(o->hdr[j], name, nl) && o->hdr[j][nl] == ':';
+        rc = again ? mailproto_mime_add_header(m, name, value)
+                   : mailproto_mime_set_header(m, name, value);
+        if (rc != MAILPROTO_OK)
             return mime_fail(m, o->hdr[i], rc);
     }
     if (o->charset && (rc = mailproto_mime_set_text_charset(m, o->charset)) != MAILPROTO_OK)
