@@ -485,6 +485,31 @@ static void blocking_greeting_timeout(void **state)
     mailproto_smtp_free(h);
 }
 
+/* Freeing an idle session says QUIT first; AUTH failure leaves it usable. */
+static void free_sends_quit(void **state)
+{
+    (void)state;
+    server s;
+    memset(&s, 0, sizeof s);
+    STEPS(&s, "S:220 mx\r\n", "C:EHLO localhost\r\n", "S:250-mx\r\n250 AUTH PLAIN\r\n",
+          "C:AUTH PLAIN AHUAeA==\r\n", "S:535 5.7.8 no\r\n", "C:QUIT\r\n", "S:221 bye\r\n");
+    mailproto_io io = srv_io(&s, 1);
+    mailproto_smtp_config cfg = base_cfg(&s, &io);
+    cfg.security = MAILPROTO_SEC_PLAIN;
+    cfg.allow_plaintext_auth = 1;
+    cfg.username = "u";
+    cfg.password = "x";
+    mailproto_smtp *h = NULL;
+    assert_int_equal(mailproto_smtp_new(&h, &cfg, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_smtp_connect(h), MAILPROTO_E_AUTH);
+    assert_false(mailproto_is_fatal(MAILPROTO_E_AUTH));
+    assert_int_equal(mailproto_smtp_last_reply(h)->code, 535);
+    assert_string_equal(mailproto_smtp_last_reply(h)->enhanced, "");
+    mailproto_smtp_free(h);
+    assert_false(s.mismatch);
+    assert_int_equal(s.idx, s.n);
+}
+
 static void api_edges(void **state)
 {
     (void)state;
@@ -550,6 +575,7 @@ int main(void)
         cmocka_unit_test(ten_mib_constant_memory),
         cmocka_unit_test(drops_blocking),
         cmocka_unit_test(blocking_greeting_timeout),
+        cmocka_unit_test(free_sends_quit),
         cmocka_unit_test(api_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
