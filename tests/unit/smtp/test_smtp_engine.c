@@ -936,6 +936,42 @@ static void scram_server_signature(void **state)
     free(c);
 }
 
+/* The progress callback cancels: after DATA/354 the connection must be
+ * dropped (the message must not be completed); with BDAT an RSET does. */
+static int cancel_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    (void)total;
+    return done > 0;
+}
+
+static void progress_cancels(void **state)
+{
+    (void)state;
+    static const mailproto_envelope env = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->cfg.progress = cancel_progress;
+    c->env = &env;
+    c->body = "body";
+    c->body_len = 4;
+    c->final_rc = MAILPROTO_E_CANCELLED;
+    c->events = "READY;RCPT 0 250;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n");
+    assert_int_equal(c->res.status, MAILPROTO_E_CANCELLED);
+    assert_int_equal(c->res.data_complete, 0);
+    free(c);
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->cfg.progress = cancel_progress;
+    c->env = &env;
+    c->body = "body";
+    c->body_len = 4;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_E_CANCELLED 0;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 CHUNKING\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
+          "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:RSET\r\n", "S:250 ok\r\n");
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -961,6 +997,7 @@ int main(void)
         cmocka_unit_test(auth_mechanisms),
         cmocka_unit_test(oauth_refresh_once),
         cmocka_unit_test(scram_server_signature),
+        cmocka_unit_test(progress_cancels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
