@@ -641,6 +641,16 @@ static int write_env_cmd(mailproto__smtp_engine *e, size_t i)
     ob o = ob_begin(e);
     char path[300];
     int u8;
+    if (e->pre_rset) {
+        if (i == 0) {
+            ob_str(&o, "RSET\r\n");
+            if (!ob_end(&o, -1))
+                return 0;
+            e->arm_wait = 1;
+            return 1;
+        }
+        i--;
+    }
     if (i == 0) {
         int n = mailproto__smtp_path(env->from, 1, e->utf8, path, sizeof path, &u8);
         if (n < 0)
@@ -837,7 +847,10 @@ int mailproto__smtp_engine_submit(mailproto__smtp_engine *e, const mailproto_env
     e->body = body;
     e->pipeline = (e->caps.mask & MAILPROTO_SMTP_CAP_PIPELINING) && !e->cfg.no_pipelining;
     e->pipeline_data = e->pipeline && !env->require_all && !e->use_bdat;
-    e->n_cmds = 1 + env->n_rcpt + (e->pipeline_data ? 1 : 0);
+    /* RFC 5321 allows MAIL right after a completed transaction; an RSET in
+     * between (pipelined when possible) makes a clean start certain. */
+    e->pre_rset = e->need_rset;
+    e->n_cmds = (e->pre_rset ? 1u : 0u) + 1 + env->n_rcpt + (e->pipeline_data ? 1 : 0);
     e->cmd_sent = e->cmd_replied = 0;
     e->body_eof = e->end_queued = e->bdat_last = 0;
     e->bdat_inflight = 0;
@@ -893,6 +906,24 @@ static int on_envelope_reply(mailproto__smtp_engine *e)
     size_t i = e->cmd_replied++;
     int code = e->reply.code;
     e->arm_wait = 1;
+    if (e->pre_rset) {
+        if (i == 0) { /* RSET between messages */
+            e->need_rset = 0;
+            if (!is2(code)) {
+                record_reply(e);
+                res_code(e);
+                mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "RSET refused");
+                e->msg_fail = MAILPROTO_E_REJECTED;
+                if (!e->pipeline) {
+                    e->cmd_sent = e->n_cmds;
+                    return finish_msg(e, MAILPROTO_E_REJECTED);
+                }
+            }
+            e->timeout_kind = TO_MAIL;
+            return MAILPROTO_OK;
+        }
+        i--;
+    }
     if (i == 0) { /* MAIL */
         if (!is2(code)) {
             record_reply(e);
@@ -1006,6 +1037,7 @@ static int on_data_end_reply(mailproto__smtp_engine *e)
         }
         rcpt_event(e, r);
         if (e->final_left == 0) {
+            e->need_rset = 1;
             e->msg_fail = e->res.n_accepted ? MAILPROTO_OK : MAILPROTO_E_REJECTED;
             if (e->msg_fail)
                 mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "every recipient was refused");
@@ -1013,8 +1045,11 @@ static int on_data_end_reply(mailproto__smtp_engine *e)
         }
         return MAILPROTO_EVENT;
     }
-    if (is2(code))
+    if (is2(code)) {
+        e->need_rset = 1;
         return finish_msg(e, MAILPROTO_OK);
+    }
+    e->need_rset = 1;
     record_reply(e);
     mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "the message was refused");
     return finish_msg(e, MAILPROTO_E_REJECTED);
@@ -1040,6 +1075,7 @@ static int on_bdat_reply(mailproto__smtp_engine *e)
 
 static int on_rset_reply(mailproto__smtp_engine *e)
 {
+    e->need_rset = 0;
     int st = e->msg_fail ? e->msg_fail : MAILPROTO_E_REJECTED;
     return finish_msg(e, st);
 }

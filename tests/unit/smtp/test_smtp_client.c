@@ -252,8 +252,8 @@ static void nonblocking_several_sends(void **state)
     STEPS(&s, "S:220 mx ESMTP\r\n", "C:EHLO localhost\r\n", "S:250-mx\r\n250 PIPELINING\r\n",
           "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
           "S:250 ok\r\n250 ok\r\n354 go\r\n", "C:one\r\n.\r\n", "S:250 ok 1\r\n",
-          "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
-          "S:250 ok\r\n250 ok\r\n354 go\r\n", "C:two\r\n.\r\n", "S:250 ok 2\r\n", "C:QUIT\r\n",
+          "C:RSET\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
+          "S:250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "C:two\r\n.\r\n", "S:250 ok 2\r\n", "C:QUIT\r\n",
           "S:221 bye\r\n");
     mailproto_io io = srv_io(&s, 0);
     mailproto_smtp_config cfg = base_cfg(&s, &io);

@@ -43,6 +43,25 @@ static void plain_session_one_message(void **state)
     free(c);
 }
 
+/* Two messages on one connection: RSET in between (its own round trip
+ * without PIPELINING). */
+static void two_messages_rset_between(void **state)
+{
+    (void)state;
+    static const mailproto_envelope env = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "x";
+    c->body_len = 1;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_OK 250;RCPT 0 250;SENT MAILPROTO_OK 250;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
+          "C:x\r\n.\r\n", "S:250 ok\r\n", "SUBMIT", "C:RSET\r\n", "S:250 ok\r\n",
+          "C:MAIL FROM:<a@example.test>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n",
+          "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:x\r\n.\r\n", "S:250 ok\r\n");
+    free(c);
+}
+
 /* STARTTLS, then EHLO again; what the server said before TLS is forgotten
  * (pre-TLS AUTH PLAIN only, post-TLS SCRAM offered too). */
 static void starttls_forgets_and_auth_plain(void **state)
@@ -976,6 +995,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plain_session_one_message),
+        cmocka_unit_test(two_messages_rset_between),
         cmocka_unit_test(starttls_forgets_and_auth_plain),
         cmocka_unit_test(trace_redacts_credentials),
         cmocka_unit_test(starttls_injection),
