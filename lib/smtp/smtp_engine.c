@@ -835,6 +835,16 @@ int mailproto__smtp_engine_submit(mailproto__smtp_engine *e, const mailproto_env
         return MAILPROTO_E_CLOSED;
     if (e->state != ST_READY || e->pending || e->out_len != e->out_off)
         return mailproto__err_set(e->err, MAILPROTO_E_STATE, "the session is not ready");
+    if (e->eof) {
+        mailproto__err_set(e->err, MAILPROTO_E_CLOSED, "the server closed the connection");
+        return die(e, MAILPROTO_E_CLOSED);
+    }
+    if (e->in_len > e->in_off) {
+        /* bytes nobody asked for: taking them as the next reply would
+         * desynchronize the session */
+        mailproto__err_set(e->err, MAILPROTO_E_PROTOCOL, "the server sent data without a command");
+        return die(e, MAILPROTO_E_PROTOCOL);
+    }
     mailproto__err_clear(e->err);
     int rc = check_envelope(e, env, body);
     if (rc != MAILPROTO_OK)
@@ -1360,13 +1370,15 @@ int mailproto__smtp_engine_fail(mailproto__smtp_engine *e, int status)
         e->dead = MAILPROTO_E_CLOSED;
         return MAILPROTO_E_CLOSED;
     }
-    if (e->env && (status == MAILPROTO_E_CLOSED || status == MAILPROTO_E_IO)) {
+    if (e->env) {
+        /* Whatever broke the connection, what the caller needs to know is
+         * whether the message may have been delivered. */
         int st = e->res.data_complete ? MAILPROTO_E_OUTCOME_UNKNOWN : MAILPROTO_E_NOT_SENT;
         mailproto__err_set(e->err, st,
                            st == MAILPROTO_E_NOT_SENT
-                               ? "connection lost before the end of data was sent"
-                               : "connection lost after the end of data, before the reply");
-        e->err->pub.sys_errno = 0;
+                               ? "connection lost before the end of data was sent (%s)"
+                               : "connection lost after the end of data, before the reply (%s)",
+                           mailproto_strerror(status));
         return die(e, st);
     }
     if (e->err->pub.status != status)
