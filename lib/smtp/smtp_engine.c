@@ -1525,7 +1525,9 @@ int mailproto__smtp_engine_next(mailproto__smtp_engine *e, uint64_t now,
         size_t len;
         if (!take_line(e, &line, &len))
             break;
-        mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_RECEIVED, MAILPROTO_TRACE_REPLY, line, len);
+        /* the trace sees the line with its line ending, as sent */
+        mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_RECEIVED, MAILPROTO_TRACE_REPLY, line,
+                              (size_t)((const char *)e->in + e->in_off - line));
         rc = mailproto__smtp_reply_line(&e->reply, line, len);
         if (rc < 0) {
             mailproto__err_set(e->err, rc, rc == MAILPROTO_E_LIMIT
