@@ -129,7 +129,8 @@ typedef struct mailproto_tls_options {
     size_t ca_pem_len;          /* ... and its length (0: strlen) */
     const char *cert_file;      /* client certificate (PEM), optional */
     const char *key_file;       /* its private key (PEM) */
-    const char *key_password;   /* optional */
+    const char *key_password;   /* optional (Mbed TLS 2.28 reads encrypted keys in
+                                   the traditional PEM format, not PKCS#8 with AES) */
     /* Pin: "sha256:HEX" of the server certificate (DER) or of its public
      * key (SubjectPublicKeyInfo DER).  When set, a certificate matching the
      * pin is accepted even if self-signed; any other is refused with
@@ -161,12 +162,15 @@ MAILPROTO_API int mailproto_tls_config_new(mailproto_tls_config **out,
 MAILPROTO_API void mailproto_tls_config_free(mailproto_tls_config *cfg);
 
 /* Switch the connection to TLS, checking the certificate against host
- * (also sent as SNI; NULL: cfg->host of the TCP transport).  tls may be
+ * (also sent as SNI; NULL: cfg->host of the TCP transport).  host should
+ * be a DNS name: Mbed TLS 2.28 does not match IP-address subjectAltNames
+ * (use a pin for a server known only by its address).  tls may be
  * NULL for the defaults (the system bundle parsed for this connection
  * alone, no resumption: pass a shared config instead).  On a TCP
  * transport, unread plaintext already waiting in the socket fails the
  * upgrade with MAILPROTO_E_STARTTLS_INJECTION before anything is sent (the
- * engines check their own buffers; a callback transport is the caller's to
+ * engines check their own buffers; a callback transport is checked the
+ * same way when io->fd gives a socket, and otherwise is the caller's to
  * check).  Used right after
  * connecting (implicit TLS) or after a STARTTLS go-ahead.  Blocking: returns
  * when the handshake is done; non-blocking: may return MAILPROTO_AGAIN,

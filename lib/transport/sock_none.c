@@ -68,6 +68,12 @@ int mailproto__sock_peek(mailproto_transport *t)
     return 0;
 }
 
+int mailproto__sock_peek_fd(int fd)
+{
+    (void)fd;
+    return 0;
+}
+
 int mailproto__sock_wait(mailproto_transport *t, int fd, int interest, int timeout_ms)
 {
     (void)t;

@@ -206,7 +206,8 @@ static int start_one(mailproto_transport *t, uint64_t now, int *won)
         c->last_errno = errno;
         if (fd >= 0)
             close(fd);
-        mailproto__trace_note(&t->trace, "socket for %s failed: %s", where, strerror(c->last_errno));
+        mailproto__trace_note(&t->trace, "socket for %s failed: %s", where,
+                              strerror(c->last_errno));
         return 0;
     }
     int r;
@@ -221,7 +222,8 @@ static int start_one(mailproto_transport *t, uint64_t now, int *won)
     if (errno != EINPROGRESS) {
         c->last_errno = errno;
         close(fd);
-        mailproto__trace_note(&t->trace, "connect to %s failed: %s", where, strerror(c->last_errno));
+        mailproto__trace_note(&t->trace, "connect to %s failed: %s", where,
+                              strerror(c->last_errno));
         return 0;
     }
     c->fds[i] = fd;
@@ -446,6 +448,16 @@ int mailproto__sock_peek(mailproto_transport *t)
             return 0;
         return io_errno(t, errno, "checking for plaintext before TLS");
     }
+}
+
+int mailproto__sock_peek_fd(int fd)
+{
+    unsigned char b;
+    ssize_t r;
+    do {
+        r = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    } while (r < 0 && errno == EINTR);
+    return r > 0 ? 1 : 0;
 }
 
 int mailproto__sock_wait(mailproto_transport *t, int fd, int interest, int timeout_ms)

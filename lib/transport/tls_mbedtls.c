@@ -30,6 +30,7 @@
 #include <mbedtls/ssl_internal.h> /* mbedtls_ssl_flush_output */
 #define SSL_FIELD(ssl, f) ((ssl)->f)
 #else
+#include <psa/crypto.h>
 #define SSL_FIELD(ssl, f) ((ssl)->MBEDTLS_PRIVATE(f))
 /* Exported by libmbedtls 3.x but declared only in its private ssl_misc.h. */
 int mbedtls_ssl_flush_output(mbedtls_ssl_context *ssl);
@@ -261,6 +262,15 @@ int mailproto_tls_config_new(mailproto_tls_config **out, const mailproto_tls_opt
         }
         c->has_pin_key = 1;
     }
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    /* 3.x runs TLS 1.3 (and, when configured, all crypto) through PSA,
+     * which must be initialised; it is idempotent. */
+    if (psa_crypto_init() != PSA_SUCCESS) {
+        errbuf_set(errbuf, errbuf_len, "cannot initialise PSA crypto", NULL, 0);
+        rc = MAILPROTO_E_TLS;
+        goto fail;
+    }
+#endif
     static const unsigned char pers[] = "libmailproto tls";
     int r = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy, pers,
                                   sizeof pers - 1);
@@ -307,7 +317,7 @@ int mailproto_tls_config_new(mailproto_tls_config **out, const mailproto_tls_opt
     mbedtls_ssl_conf_authmode(&c->conf, authmode);
     if (c->have_ca)
         mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
-#if MBEDTLS_VERSION_NUMBER < 0x03000000
+#if MBEDTLS_VERSION_NUMBER < 0x03020000
     mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  o->min_version == MAILPROTO_TLS_1_3 ? MBEDTLS_SSL_MINOR_VERSION_4
                                                                      : MBEDTLS_SSL_MINOR_VERSION_3);

@@ -354,6 +354,12 @@ int mailproto_transport_start_tls(mailproto_transport *t, const mailproto_tls_co
                                       "refusing to start TLS");
         if (rc < 0)
             return rc;
+    } else if (t->io.fd) {
+        int fd = t->io.fd(t->io.user);
+        if (fd >= 0 && mailproto__sock_peek_fd(fd) == 1)
+            return mailproto__tp_fail(t, MAILPROTO_E_STARTTLS_INJECTION,
+                                      "the server sent plaintext after its TLS go-ahead; "
+                                      "refusing to start TLS");
     }
     int rc = mailproto__tls_begin(t, tls, t->host);
     if (rc != MAILPROTO_OK)

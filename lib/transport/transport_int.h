@@ -88,6 +88,9 @@ int mailproto__sock_send(mailproto_transport *t, const void *buf, size_t len, si
 int mailproto__sock_recv(mailproto_transport *t, void *buf, size_t cap, size_t *done);
 /* 1 when unread bytes wait in the socket, 0 when none, or an error. */
 int mailproto__sock_peek(mailproto_transport *t);
+/* The same on a caller's fd (a callback transport's io->fd): 1 when bytes
+ * wait, 0 otherwise (also when fd is not a socket). */
+int mailproto__sock_peek_fd(int fd);
 /* poll(): OK when ready, E_TIMEOUT, or an error. */
 int mailproto__sock_wait(mailproto_transport *t, int fd, int interest, int timeout_ms);
 void mailproto__sock_close(mailproto_transport *t);

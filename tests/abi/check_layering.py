@@ -3,7 +3,9 @@
 
 1. The sans-I/O engines include no socket, TLS, stdio, time or iconv header:
    an engine is a pure function of (state, bytes in, calls, now).
-2. Nothing in lib/ uses stdio (firmware links no printf).
+2. Nothing in lib/ uses stdio (firmware links no printf), except the hosted
+   OS glue files named *_os.c (files, clock, random), which are left out of
+   builds without an OS.
 3. The library has no mutable global state: no .data/.bss symbols in the
    static archive (read-only tables are fine)."""
 import os
@@ -16,7 +18,7 @@ lib = os.path.join(src, 'lib')
 
 # Files that may do I/O: transports, the drive loop, client handles, iconv glue, crypto.
 IO_ALLOWED = re.compile(r'(^transport/|^core/(drive|source|crypto_mbedtls)\.c$|_client\.c$|'
-                        r'charset_iconv\.c$|mime_file\.c$)')
+                        r'charset_iconv\.c$|_os\.c$)')
 FORBIDDEN_ENGINE = re.compile(r'#\s*include\s*[<"]((sys/|netinet/|arpa/|net/)[^>"]*|netdb\.h|unistd\.h|'
                               r'poll\.h|fcntl\.h|time\.h|iconv\.h|mbedtls/[^>"]*|pthread\.h|signal\.h)[>"]')
 STDIO = re.compile(r'#\s*include\s*[<"]stdio\.h[>"]')
@@ -29,7 +31,7 @@ for root, _, files in os.walk(lib):
         path = os.path.join(root, f)
         rel = os.path.relpath(path, lib)
         text = open(path, encoding='utf-8', errors='replace').read()
-        if STDIO.search(text):
+        if STDIO.search(text) and not rel.endswith('_os.c'):
             errors.append(f'lib/{rel}: includes stdio.h (no stdio in the library)')
         if not IO_ALLOWED.search(rel):
             for m in FORBIDDEN_ENGINE.finditer(text):

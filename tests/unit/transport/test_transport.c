@@ -527,6 +527,22 @@ static void test_client_certificate(void **state)
     mailproto_transport_free(t);
     mailproto_tls_config_free(cfg);
 
+    /* an encrypted key: the right password works, a wrong one is refused */
+    path(key, sizeof key, "client-enc.key");
+    o.key_file = key;
+    o.key_password = "wrong";
+    char err[200];
+    assert_int_equal(mailproto_tls_config_new(&cfg, &o, NULL, err, sizeof err),
+                     MAILPROTO_E_INVALID);
+    assert_non_null(strstr(err, "client-enc.key"));
+    o.key_password = "s3cret";
+    assert_int_equal(mailproto_tls_config_new(&cfg, &o, NULL, NULL, 0), MAILPROTO_OK);
+    assert_int_equal(tls_connect("clientauth", cfg, "localhost", &t, NULL), MAILPROTO_OK);
+    recv_line(t, line, sizeof line);
+    assert_string_equal(line, "CLIENT mailproto client\r\n");
+    mailproto_transport_free(t);
+    mailproto_tls_config_free(cfg);
+
     /* without one, the peer refuses us */
     cfg = tls_cfg_ca();
     int rc = tls_connect("clientauth", cfg, "localhost", &t, NULL);
@@ -584,6 +600,19 @@ static void test_session_resumption(void **state)
 /* STARTTLS                                                            */
 /* ------------------------------------------------------------------ */
 
+
+/* TLS over callbacks that wrap a real socket (defined further down). */
+struct sock_io {
+    int fd;
+    unsigned calls; /* recv calls */
+    size_t chunk;
+    unsigned scalls; /* send calls: a counter of its own, or a strict
+                        alternation could starve one direction */
+};
+static int sio_send(void *u, const void *buf, size_t len, size_t *done);
+static int sio_recv(void *u, void *buf, size_t cap, size_t *done);
+static int sio_fd(void *u);
+
 static mailproto_transport *starttls_prelude(const char *scenario)
 {
     mailproto_tcp_config c = tcp_cfg(port_of(scenario));
@@ -631,6 +660,23 @@ static void test_starttls_injection(void **state)
     mailproto_transport_free(t);
     /* nothing more was sent: no ClientHello, no byte at all */
     char line[128];
+    assert_int_equal(peer_line(line, sizeof line, 10000), 0);
+    assert_string_equal(line, "inject-received 0");
+
+    /* the same over a callback transport whose io->fd is the socket */
+    t = starttls_prelude("inject");
+    assert_int_equal(mailproto_transport_wait(t, MAILPROTO_IO_READ, 5000), MAILPROTO_OK);
+    int fd = dup(mailproto_transport_fd(t));
+    mailproto_transport_free(t);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    struct sock_io s = {fd, 1, 4096, 1};
+    mailproto_io io = {MAILPROTO_IO_VERSION, &s, sio_send, sio_recv, NULL, NULL, NULL, sio_fd, NULL};
+    assert_int_equal(mailproto_transport_io(&t, &io, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_start_tls(t, cfg, "localhost"),
+                     MAILPROTO_E_STARTTLS_INJECTION);
+    assert_int_equal(s.scalls, 1); /* no send was even tried */
+    mailproto_transport_free(t);
+    close(fd);
     assert_int_equal(peer_line(line, sizeof line, 10000), 0);
     assert_string_equal(line, "inject-received 0");
     mailproto_tls_config_free(cfg);
@@ -750,6 +796,33 @@ static void test_resolve_by_name(void **state)
     c.host = "nonexistent.invalid"; /* RFC 6761: never resolves */
     assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_RESOLVE);
     assert_null(t);
+    /* the family filter */
+    c.host = "127.0.0.1";
+    c.family = 6;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_RESOLVE);
+    c.family = 4;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_OK);
+    mailproto_transport_free(t);
+    c.family = 5;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_INVALID);
+    c.family = 0;
+    c.port = 0;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_INVALID);
+    c.port = p4;
+    c.host = NULL;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_transport_tcp(&t, NULL, NULL), MAILPROTO_E_INVALID);
+    /* addresses of no usable family */
+    struct sockaddr_storage un;
+    memset(&un, 0, sizeof un);
+    un.ss_family = AF_UNIX;
+    const void *addrs[1] = {&un};
+    unsigned lens[1] = {sizeof un};
+    assert_int_equal(mailproto_transport_tcp_addrs(&t, &c, addrs, lens, 1, NULL),
+                     MAILPROTO_E_INVALID);
+    assert_null(t);
+    assert_int_equal(mailproto_transport_tcp_addrs(&t, &c, addrs, lens, 0, NULL),
+                     MAILPROTO_E_INVALID);
     close(open4);
 }
 
@@ -1093,13 +1166,7 @@ static void test_io_misbehaving_callbacks(void **state)
 
 /* TLS over callbacks that wrap a real socket and answer AGAIN every other
  * call (and whenever the socket would block). */
-struct sock_io {
-    int fd;
-    unsigned calls; /* recv calls */
-    size_t chunk;
-    unsigned scalls; /* send calls: a counter of its own, or a strict
-                        alternation could starve one direction */
-};
+
 
 static int sio_send(void *u, const void *buf, size_t len, size_t *done)
 {
