@@ -540,6 +540,39 @@ static void eightbit_size_dsn_utf8(void **state)
     free(c);
 }
 
+/* Extensions off: DSN parameters left out, enhanced codes read as text. */
+static void extensions_off(void **state)
+{
+    (void)state;
+    static const char *const orcpt[] = {"x@example.test"};
+    static const mailproto_envelope env = {
+        .from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1, .orcpt = orcpt,
+        .dsn_notify = MAILPROTO_DSN_NOTIFY_NEVER, .dsn_ret = MAILPROTO_DSN_RET_FULL, .dsn_envid = "e1"};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "x";
+    c->body_len = 1;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_OK 250;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
+          "S:250 2.1.0 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", "S:250 2.1.5 ok\r\n",
+          "C:DATA\r\n", "S:354 go\r\n", "C:x\r\n.\r\n", "S:250 2.0.0 ok\r\n");
+    assert_string_equal(c->rcpt0.enhanced, "");
+    assert_string_equal(c->rcpt0.text, "2.1.5 ok");
+    assert_string_equal(c->res.enhanced, "");
+    free(c);
+    /* with DSN offered the same envelope carries them */
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "x";
+    c->body_len = 1;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_OK 250;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 DSN\r\n", "SUBMIT",
+          "C:MAIL FROM:<a@example.test> RET=FULL ENVID=e1\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test> NOTIFY=NEVER ORCPT=rfc822;x@example.test\r\n", "S:250 ok\r\n",
+          "C:DATA\r\n", "S:354 go\r\n", "C:x\r\n.\r\n", "S:250 ok\r\n");
+    free(c);
+}
+
 static void idna_domain(void **state)
 {
     (void)state;
@@ -1009,6 +1042,7 @@ int main(void)
         cmocka_unit_test(lmtp_per_recipient),
         cmocka_unit_test(chunking_bdat),
         cmocka_unit_test(eightbit_size_dsn_utf8),
+        cmocka_unit_test(extensions_off),
         cmocka_unit_test(idna_domain),
         cmocka_unit_test(injection_in_envelope),
         cmocka_unit_test(timeouts),
