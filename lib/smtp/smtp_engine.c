@@ -820,7 +820,9 @@ static int check_envelope(mailproto__smtp_engine *e, const mailproto_envelope *e
             return mailproto__err_set(er, rw, "body source cannot rewind");
         if (bad)
             return mailproto__err_set(er, MAILPROTO_E_UNSUPPORTED,
-                                      "8-bit body but the server lacks 8BITMIME");
+                                      env->body == MAILPROTO_BODY_7BIT
+                                          ? "8-bit data in a body declared 7bit"
+                                          : "8-bit body but the server lacks 8BITMIME");
     }
     e->utf8 = utf8;
     e->body_param = bp;
