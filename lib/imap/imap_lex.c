@@ -39,12 +39,24 @@ static int buffer_full(const mailproto_imap_parser *p)
     return p->start == 0 && p->end == p->cap;
 }
 
-static int is_atom_stop(unsigned char c, int mode)
-{
-    if (c <= 0x20 || c == 0x7f || c == '(' || c == ')' || c == '"' || c == '{')
-        return 1;
-    return mode == M_CODE && c == ']';
-}
+/* Character classes: bit 1 ends an atom, bit 2 ends an atom in M_CODE,
+ * bit 4 is special inside a quoted string, bit 8 is '['. */
+#define C_ASTOP 1
+#define C_CSTOP 2
+#define C_QSPEC 4
+#define C_LBR 8
+static const unsigned char cls[256] = {
+    /* 0x00-0x1f: controls end atoms; NUL, CR, LF are special in quoted strings */
+    [0x00] = C_ASTOP | C_CSTOP | C_QSPEC, [0x01] = 3, [0x02] = 3, [0x03] = 3, [0x04] = 3, [0x05] = 3,
+    [0x06] = 3, [0x07] = 3, [0x08] = 3, [0x09] = 3, [0x0a] = 3 | C_QSPEC, [0x0b] = 3, [0x0c] = 3,
+    [0x0d] = 3 | C_QSPEC, [0x0e] = 3, [0x0f] = 3, [0x10] = 3, [0x11] = 3, [0x12] = 3, [0x13] = 3,
+    [0x14] = 3, [0x15] = 3, [0x16] = 3, [0x17] = 3, [0x18] = 3, [0x19] = 3, [0x1a] = 3, [0x1b] = 3,
+    [0x1c] = 3, [0x1d] = 3, [0x1e] = 3, [0x1f] = 3,
+    [' '] = 3, ['('] = 3, [')'] = 3, ['"'] = 3 | C_QSPEC, ['{'] = 3, [0x7f] = 3,
+    [']'] = C_CSTOP, ['\\'] = C_QSPEC, ['['] = C_LBR,
+};
+
+
 
 /* Does the atom so far name a FETCH item whose "[...]" section may hold
  * spaces and parentheses? */
@@ -59,13 +71,19 @@ static int section_prefix(const char *s, size_t n)
 static int lex_quoted(mailproto_imap_parser *p, const char *s, size_t n, size_t i, imap_tok *t)
 {
     size_t j = i;
+    unsigned esc = 0;
     while (j < n) {
         unsigned char c = (unsigned char)s[j];
+        if (!(cls[c] & C_QSPEC)) {
+            j++;
+            continue;
+        }
         if (c == '\\') {
             if (j + 1 >= n)
                 break;
             if (s[j + 1] != '"' && s[j + 1] != '\\')
                 return LEX_GARBLED;
+            esc = 1;
             j += 2;
             continue;
         }
@@ -75,11 +93,10 @@ static int lex_quoted(mailproto_imap_parser *p, const char *s, size_t n, size_t 
             t->len = j - i;
             t->consumed = j + 1;
             t->partial = 0;
+            t->esc = esc;
             return LEX_OK;
         }
-        if (c == '\r' || c == '\n' || c == 0)
-            return LEX_GARBLED;
-        j++;
+        return LEX_GARBLED; /* CR, LF or NUL */
     }
     if (!buffer_full(p))
         return LEX_NEED;
@@ -89,6 +106,7 @@ static int lex_quoted(mailproto_imap_parser *p, const char *s, size_t n, size_t 
     t->len = j - i;
     t->consumed = j;
     t->partial = 1;
+    t->esc = esc;
     return LEX_OK;
 }
 
@@ -97,6 +115,7 @@ static int lex_atom(mailproto_imap_parser *p, const char *s, size_t n, size_t i,
 {
     size_t j = i;
     int inbr = 0;
+    unsigned stop = mode == M_CODE ? C_CSTOP : C_ASTOP;
     while (j < n) {
         unsigned char c = (unsigned char)s[j];
         if (inbr) {
@@ -107,9 +126,10 @@ static int lex_atom(mailproto_imap_parser *p, const char *s, size_t n, size_t i,
             j++;
             continue;
         }
-        if (is_atom_stop(c, mode))
+        unsigned k = cls[c];
+        if (k & stop)
             break;
-        if (c == '[' && !cont && section_prefix(s + i, j - i))
+        if ((k & C_LBR) && !cont && section_prefix(s + i, j - i))
             inbr = 1;
         j++;
     }
@@ -285,8 +305,14 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
     const char *s = p->buf + p->start;
     size_t n = p->end - p->start, i = 0;
     int r;
-    memset(t, 0, sizeof *t);
     t->mode = mode;
+    t->partial = 0;
+    t->lit8 = 0;
+    t->star = 0;
+    t->more = 0;
+    t->esc = 0;
+    t->off = 0;
+    t->len = 0;
     if (p->qcont)
         r = lex_quoted(p, s, n, 0, t);
     else if (p->acont)
@@ -385,6 +411,8 @@ int mailproto__imap_take(mailproto_imap_parser *p, imap_tok *t)
     if (t->type == T_QUOTED) {
         /* unescape in place: the result is never longer */
         size_t r = 0, w = 0;
+        if (!t->esc)
+            r = w = t->len;
         while (r < t->len) {
             if (d[r] == '\\' && r + 1 < t->len)
                 r++;
