@@ -300,6 +300,11 @@ MAILPROTO_API int mailproto_imap_parser_drain_literal(mailproto_imap_parser *p, 
 /* A readable sentence about the last error or EV_UNPARSED ("" when none). */
 MAILPROTO_API const char *mailproto_imap_parser_last_error(const mailproto_imap_parser *p);
 
+/* Input bytes received but not parsed yet.  After the tagged OK to
+ * STARTTLS this must be 0, or the server injected plaintext
+ * (MAILPROTO_E_STARTTLS_INJECTION). */
+MAILPROTO_API size_t mailproto_imap_parser_buffered(const mailproto_imap_parser *p);
+
 /* Bytes the parser allocated (the input buffer and its state). */
 MAILPROTO_API size_t mailproto_imap_parser_memory(const mailproto_imap_parser *p);
 
@@ -320,6 +325,12 @@ MAILPROTO_API int mailproto_imap_parse_datetime(const char *s, size_t len, int64
  * MAILPROTO_E_INVALID (bad input) or MAILPROTO_E_LIMIT (cap too small). */
 MAILPROTO_API int mailproto_imap_mutf7_decode(const char *in, size_t len, char *out, size_t cap,
                                               size_t *out_len);
+
+/* A mailbox name from the server into UTF-8: modified UTF-7 decoding
+ * (utf8_accept 0), or, once UTF8=ACCEPT is enabled (utf8_accept 1), a copy
+ * after a strict UTF-8 check (NUL refused).  Conventions as _decode. */
+MAILPROTO_API int mailproto_imap_mailbox_decode(const char *in, size_t len, int utf8_accept, char *out,
+                                                size_t cap, size_t *out_len);
 
 /* Encode UTF-8 (strictly validated; NUL refused) as modified UTF-7.
  * Same conventions as _decode. */

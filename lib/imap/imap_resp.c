@@ -1586,3 +1586,8 @@ size_t mailproto_imap_parser_memory(const mailproto_imap_parser *p)
 {
     return p ? sizeof *p + p->cap : 0;
 }
+
+size_t mailproto_imap_parser_buffered(const mailproto_imap_parser *p)
+{
+    return p ? p->end - p->start : 0;
+}

@@ -422,6 +422,20 @@ static void test_mutf7(void **state)
     static const size_t bad8len[] = {2, 3, 4, 2, 3, 1};
     for (size_t i = 0; i < sizeof bad8 / sizeof bad8[0]; i++)
         assert_int_equal(mailproto_imap_mutf7_encode(bad8[i], bad8len[i], out, sizeof out, &n), MAILPROTO_E_INVALID);
+    /* mailbox names from the server: mUTF-7, or UTF-8 under UTF8=ACCEPT */
+    assert_int_equal(mailproto_imap_mailbox_decode("Entw&APw-rfe", 12, 0, out, sizeof out, &n), MAILPROTO_OK);
+    assert_int_equal(n, 9);
+    assert_memory_equal(out, "Entw\xc3\xbcrfe", 9);
+    assert_int_equal(mailproto_imap_mailbox_decode("Entw\xc3\xbcrfe", 9, 1, out, sizeof out, &n), MAILPROTO_OK);
+    assert_int_equal(n, 9);
+    assert_memory_equal(out, "Entw\xc3\xbcrfe", 9);
+    assert_int_equal(mailproto_imap_mailbox_decode("Entw&APw-rfe", 12, 1, out, sizeof out, &n), MAILPROTO_OK);
+    assert_int_equal(n, 12); /* no mUTF-7 decoding in UTF-8 mode */
+    assert_int_equal(mailproto_imap_mailbox_decode("a\xc3", 2, 1, out, sizeof out, &n), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_mailbox_decode("a\0b", 3, 1, out, sizeof out, &n), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_mailbox_decode("\xc3\xbc", 2, 0, out, sizeof out, &n), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_mailbox_decode("abc", 3, 1, out, 2, &n), MAILPROTO_E_LIMIT);
+
     /* measuring and a short buffer */
     assert_int_equal(mailproto_imap_mutf7_encode("\xc3\xbc", 2, NULL, 0, &n), MAILPROTO_E_LIMIT);
     assert_int_equal(n, 5);

@@ -589,7 +589,18 @@ static void test_api_misuse(void **state)
     assert_int_equal(mailproto_imap_parser_next(p, &e), MAILPROTO_E_CLOSED);
     assert_int_equal(mailproto_imap_parser_feed(p, "x", 1, NULL), MAILPROTO_E_STATE);
     mailproto_imap_parser_reset(p);
+    assert_int_equal(mailproto_imap_parser_buffered(p), 0);
+    assert_int_equal(mailproto_imap_parser_buffered(NULL), 0);
+    /* STARTTLS injection: bytes after the tagged OK are visible */
     size_t used;
+    static const char inj[] = "A2 OK begin TLS\r\n* 1 EXISTS\r\n";
+    assert_int_equal(mailproto_imap_parser_feed(p, inj, sizeof inj - 1, &used), MAILPROTO_OK);
+    int seen_end = 0;
+    while (!seen_end && mailproto_imap_parser_next(p, &e) == MAILPROTO_EVENT)
+        seen_end = e->type == MAILPROTO_IMAP_EV_END;
+    assert_true(seen_end);
+    assert_int_equal(mailproto_imap_parser_buffered(p), 12);
+    mailproto_imap_parser_reset(p);
     assert_int_equal(mailproto_imap_parser_feed(p, "* 1 EXISTS\r\n", 12, &used), MAILPROTO_OK);
     assert_int_equal(mailproto_imap_parser_next(p, &e), MAILPROTO_EVENT);
     assert_int_equal(e->type, MAILPROTO_IMAP_EV_EXISTS);
