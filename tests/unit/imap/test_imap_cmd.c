@@ -556,6 +556,22 @@ static void test_build_envelope(void **state)
         assert_string_equal(e->message_id, "<id@x>\"");
         assert_null(mailproto_imap_build_body(&bt->b));
     }
+    /* a 10 000-byte subject literal and a 9 000-byte quoted subject: pieces joined in the arena */
+    for (int quoted = 0; quoted < 2; quoted++) {
+        size_t sl = quoted ? 9000 : 10000;
+        char *big = malloc(sl + 200);
+        size_t k = (size_t)sprintf(big, quoted ? "* 1 FETCH (ENVELOPE (NIL \"" : "* 1 FETCH (ENVELOPE (NIL {%zu}\r\n", sl);
+        for (size_t j = 0; j < sl; j++)
+            big[k + j] = (char)('a' + j % 26);
+        k += sl;
+        k += (size_t)sprintf(big + k, "%s NIL NIL NIL NIL NIL NIL NIL NIL))\r\n", quoted ? "\"" : "");
+        build_from(bt, big, k, MAILPROTO_IMAP_ITEM_ENVELOPE, 1000);
+        assert_int_equal(bt->rc, MAILPROTO_EVENT);
+        const mailproto_imap_envelope *e = mailproto_imap_build_envelope(&bt->b);
+        assert_int_equal(strlen(e->subject), sl);
+        assert_int_equal(e->subject[sl - 1], 'a' + (sl - 1) % 26);
+        free(big);
+    }
     free(bt);
 }
 
