@@ -409,6 +409,10 @@ MAILPROTO_API int mailproto_imap_cmd_begin(mailproto_imap_cmd *c, char *buf, siz
 /* An atom (validated). */
 MAILPROTO_API int mailproto_imap_cmd_atom(mailproto_imap_cmd *c, const char *atom);
 
+/* A flag: a system flag "\\Seen" (backslash + atom) or a keyword atom
+ * "$Junk"; anything else is MAILPROTO_E_INVALID. */
+MAILPROTO_API int mailproto_imap_cmd_flag(mailproto_imap_cmd *c, const char *flag);
+
 /* Protocol text the caller built, such as a FETCH item list "(UID FLAGS
  * BODY.PEEK[HEADER])": any printable ASCII; CR, LF, NUL and 8-bit refused. */
 MAILPROTO_API int mailproto_imap_cmd_raw(mailproto_imap_cmd *c, const char *text);

@@ -81,6 +81,10 @@ struct mailproto_imap_parser {
     int acont;              /* inside an atom that was cut */
     int tcont;              /* inside a text that was cut */
     int have_peek;
+    int rs_ok;              /* an incomplete token was scanned up to rs_pos */
+    int rs_mode;
+    unsigned rs_state;      /* escape seen (quoted) / inside [...] (atom) */
+    size_t rs_pos;
     imap_tok pk;
     uint64_t lit_left;      /* literal bytes still to come */
     int lit_chunked;        /* a string literal being delivered in pieces */

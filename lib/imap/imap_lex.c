@@ -28,6 +28,7 @@ int mailproto__imap_fail(mailproto_imap_parser *p, int status, const char *fmt, 
 
 void mailproto__imap_lex_reset(mailproto_imap_parser *p)
 {
+    p->rs_ok = 0;
     p->qcont = p->acont = p->tcont = 0;
     p->have_peek = 0;
     p->lit_chunked = 0;
@@ -68,10 +69,29 @@ static int section_prefix(const char *s, size_t n)
 }
 
 /* Quoted-string content from s[i]; closes on '"'. */
+/* Resume a scan that stopped for lack of input at a known position. */
+static size_t resume_at(mailproto_imap_parser *p, size_t i, unsigned *state)
+{
+    if (p->rs_ok && p->rs_pos >= i) {
+        *state = p->rs_state;
+        return p->rs_pos;
+    }
+    *state = 0;
+    return i;
+}
+
+static int need_at(mailproto_imap_parser *p, size_t j, unsigned state)
+{
+    p->rs_ok = 1;
+    p->rs_pos = j;
+    p->rs_state = state;
+    return LEX_NEED;
+}
+
 static int lex_quoted(mailproto_imap_parser *p, const char *s, size_t n, size_t i, imap_tok *t)
 {
-    size_t j = i;
-    unsigned esc = 0;
+    unsigned esc;
+    size_t j = resume_at(p, i, &esc);
     while (j < n) {
         unsigned char c = (unsigned char)s[j];
         if (!(cls[c] & C_QSPEC)) {
@@ -99,7 +119,7 @@ static int lex_quoted(mailproto_imap_parser *p, const char *s, size_t n, size_t 
         return LEX_GARBLED; /* CR, LF or NUL */
     }
     if (!buffer_full(p))
-        return LEX_NEED;
+        return need_at(p, j, esc);
     /* j stops before a lone trailing backslash, which waits for the next piece */
     t->type = T_QUOTED;
     t->off = i;
@@ -113,8 +133,8 @@ static int lex_quoted(mailproto_imap_parser *p, const char *s, size_t n, size_t 
 static int lex_atom(mailproto_imap_parser *p, const char *s, size_t n, size_t i, int mode, int cont,
                     imap_tok *t)
 {
-    size_t j = i;
-    int inbr = 0;
+    unsigned inbr;
+    size_t j = resume_at(p, i, &inbr);
     unsigned stop = mode == M_CODE ? C_CSTOP : C_ASTOP;
     while (j < n) {
         unsigned char c = (unsigned char)s[j];
@@ -135,7 +155,7 @@ static int lex_atom(mailproto_imap_parser *p, const char *s, size_t n, size_t i,
     }
     if (j == n) {
         if (!buffer_full(p))
-            return LEX_NEED;
+            return need_at(p, j, inbr);
         if (inbr)
             return LEX_GARBLED;
         t->partial = 1;
@@ -153,7 +173,8 @@ static int lex_atom(mailproto_imap_parser *p, const char *s, size_t n, size_t i,
 
 static int lex_text(mailproto_imap_parser *p, const char *s, size_t n, size_t i, int code, imap_tok *t)
 {
-    size_t j = i;
+    unsigned unused;
+    size_t j = resume_at(p, i, &unused);
     while (j < n) {
         unsigned char c = (unsigned char)s[j];
         if (c == '\r' || c == '\n' || (code && c == ']'))
@@ -169,7 +190,7 @@ static int lex_text(mailproto_imap_parser *p, const char *s, size_t n, size_t i,
     t->partial = 0;
     if (j == n) {
         if (!buffer_full(p))
-            return LEX_NEED;
+            return need_at(p, j, 0);
         t->partial = 1;
     }
     return LEX_OK;
@@ -305,6 +326,9 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
     const char *s = p->buf + p->start;
     size_t n = p->end - p->start, i = 0;
     int r;
+    if (p->rs_ok && p->rs_mode != mode)
+        p->rs_ok = 0;
+    p->rs_mode = mode;
     t->mode = mode;
     t->partial = 0;
     t->lit8 = 0;
@@ -339,6 +363,7 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
         while (i < n && s[i] == ' ')
             i++;
         if (i == n) {
+            p->rs_ok = 0;
             if (buffer_full(p))
                 return LEX_GARBLED;
             return LEX_NEED;
@@ -398,6 +423,8 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
         }
     }
 done:
+    if (r != LEX_NEED)
+        p->rs_ok = 0;
     if (r == LEX_OK) {
         p->have_peek = 1;
         *out = t;
@@ -426,6 +453,7 @@ int mailproto__imap_take(mailproto_imap_parser *p, imap_tok *t)
         p->tcont = t->partial ? (t->mode == M_CODETEXT ? 2 : 1) : 0;
     }
     t->ptr = d;
+    p->rs_ok = 0;
     p->start += t->consumed;
     p->line += t->consumed;
     p->have_peek = 0;
@@ -474,6 +502,7 @@ static void tail_add(mailproto_imap_parser *p, const char *s, size_t n)
 
 int mailproto__imap_skip(mailproto_imap_parser *p)
 {
+    p->rs_ok = 0;
     p->qcont = p->acont = p->tcont = 0;
     p->have_peek = 0;
     for (;;) {

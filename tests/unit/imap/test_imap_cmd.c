@@ -196,11 +196,17 @@ static void test_atoms_raw_limits(void **state)
     mailproto_imap_cmd_number(&c, 5);
     mailproto_imap_cmd_atom(&c, "+FLAGS.SILENT");
     mailproto_imap_cmd_open(&c);
-    mailproto_imap_cmd_raw(&c, "\\Seen");
+    mailproto_imap_cmd_flag(&c, "\\Seen");
+    mailproto_imap_cmd_flag(&c, "$Junk");
     mailproto_imap_cmd_raw(&c, "\\Deleted");
     mailproto_imap_cmd_close(&c);
     assert_int_equal(mailproto_imap_cmd_end(&c), MAILPROTO_OK);
-    expect_cmd(&c, "A3 STORE 5 +FLAGS.SILENT (\\Seen \\Deleted)\r\n");
+    expect_cmd(&c, "A3 STORE 5 +FLAGS.SILENT (\\Seen $Junk \\Deleted)\r\n");
+    static const char *badflags[] = {"\\", "", "\\Se en", "a)b", "\\\\x", "x\r\n"};
+    for (size_t i = 0; i < sizeof badflags / sizeof badflags[0]; i++) {
+        mailproto_imap_cmd_begin(&c, buf, sizeof buf, 0, "A3", "X");
+        assert_int_equal(mailproto_imap_cmd_flag(&c, badflags[i]), MAILPROTO_E_INVALID);
+    }
     mailproto_imap_cmd_begin(&c, buf, sizeof buf, 0, "A3", "X");
     mailproto_imap_cmd_open(&c);
     assert_int_equal(mailproto_imap_cmd_end(&c), MAILPROTO_E_INVALID); /* unbalanced */
