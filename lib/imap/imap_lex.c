@@ -350,7 +350,7 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
             i = 1;
         if (mode == M_TEXTSTART) {
             if (i == n)
-                return LEX_NEED;
+                return buffer_full(p) ? LEX_GARBLED : LEX_NEED;
             if (s[i] == '[') {
                 t->type = T_LBRACKET;
                 t->consumed = i + 1;
@@ -376,7 +376,7 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
         switch (c) {
         case '\r':
             if (i + 1 == n)
-                return LEX_NEED;
+                return buffer_full(p) ? LEX_GARBLED : LEX_NEED;
             if (s[i + 1] != '\n')
                 return LEX_GARBLED;
             t->type = T_CRLF;
@@ -401,7 +401,7 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
             break;
         case '~':
             if (i + 1 == n)
-                return LEX_NEED;
+                return buffer_full(p) ? LEX_GARBLED : LEX_NEED;
             if (s[i + 1] == '{') {
                 r = lex_literal(p, s, n, i + 1, 1, t);
                 break;
