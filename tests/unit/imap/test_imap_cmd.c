@@ -358,9 +358,10 @@ static void test_append_ext(void **state)
     mailproto_imap_cmd_mailbox(&c, "inbox", 5);
     mailproto_imap_cmd_mailbox(&c, "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 28);
     mailproto_imap_cmd_mailbox(&c, "A&B", 3);
-    mailproto_imap_cmd_mailbox(&c, "\x1a[x", 3); /* fuzz finding (test side): '[' in an atom */
+    mailproto_imap_cmd_mailbox(&c, "\x1a[x", 3); /* fuzz findings (test side): '[' in an atom */
+    mailproto_imap_cmd_astring(&c, "BODY[[_[", 8);
     mailproto_imap_cmd_end(&c);
-    expect_cmd(&c, "A2 SELECT INBOX ~peter/mail/&U,BTFw-/&ZeVnLIqe- A&-B &ABo-[x\r\n");
+    expect_cmd(&c, "A2 SELECT INBOX ~peter/mail/&U,BTFw-/&ZeVnLIqe- A&-B &ABo-[x BODY[[_[\r\n");
     mailproto_imap_cmd_begin(&c, buf, sizeof buf, MAILPROTO_IMAP_CMD_UTF8, "A3", "SELECT");
     mailproto_imap_cmd_mailbox(&c, "Entw\xc3\xbcrfe", 9);
     mailproto_imap_cmd_end(&c);
