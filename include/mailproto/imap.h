@@ -15,6 +15,23 @@
  * The IMAP client handle (mailproto_imap) is built on this codec and
  * declared separately.
  *
+ * Typical parser loop (engine style):
+ *
+ *     for (;;) {
+ *         const mailproto_imap_event *ev;
+ *         int rc = mailproto_imap_parser_next(p, &ev);
+ *         if (rc == MAILPROTO_EVENT) { handle(ev); continue; }   // spans valid until the next call
+ *         if (rc != MAILPROTO_AGAIN) break;                      // E_CLOSED, E_PROTOCOL, E_LIMIT
+ *         char *buf; size_t cap;
+ *         mailproto_imap_parser_input_buf(p, &buf, &cap);        // or _feed(p, bytes, n, &used)
+ *         ssize_t n = recv(fd, buf, cap, 0);
+ *         if (n <= 0) mailproto_imap_parser_eof(p); else mailproto_imap_parser_input_done(p, n);
+ *     }
+ *
+ * Every response is one begin event (EV_STATUS, EV_FETCH, ...), its items,
+ * and EV_END (or EV_UNPARSED when it was skipped).  A message body arrives
+ * as EV_LITERAL_BEGIN, EV_LITERAL_CHUNK..., EV_LITERAL_END.
+ *
  * SPDX-License-Identifier: MIT
  */
 #ifndef MAILPROTO_IMAP_H
