@@ -1,0 +1,555 @@
+/* MIME builder: one test per policy rule (DESIGN.md section 20). */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cases.h"
+
+typedef struct outbuf {
+    unsigned char *p;
+    size_t len, cap;
+} outbuf;
+
+static int out_write(void *ctx, const void *d, size_t n)
+{
+    outbuf *o = ctx;
+    if (o->len + n > o->cap) {
+        size_t nc = (o->len + n) * 2;
+        unsigned char *np = realloc(o->p, nc);
+        if (!np)
+            return MAILPROTO_E_NOMEM;
+        o->p = np;
+        o->cap = nc;
+    }
+    memcpy(o->p + o->len, d, n);
+    o->len += n;
+    return 0;
+}
+
+/* Read the whole message through its source with buffers of size chunk. */
+static int read_all(mailproto_mime *m, size_t chunk, outbuf *o)
+{
+    mailproto_source *s = mailproto_mime_source(m);
+    int rc = mailproto_source_rewind(s);
+    unsigned char *buf = malloc(chunk);
+    while (rc == 0) {
+        size_t got;
+        rc = mailproto_source_read(s, buf, chunk, &got);
+        if (rc || !got)
+            break;
+        out_write(o, buf, got);
+    }
+    free(buf);
+    return rc;
+}
+
+static char *as_str(outbuf *o)
+{
+    out_write(o, "", 1);
+    o->len--;
+    return (char *)o->p;
+}
+
+static mailproto_mime *simple(uint32_t *seed)
+{
+    mailproto_mime *m;
+    assert_int_equal(mailproto_mime_new(&m, NULL), 0);
+    mailproto_mime_set_clock(m, case_clock, NULL);
+    mailproto_mime_set_random(m, case_random, seed);
+    mailproto_mime_set_hostname(m, "test.example");
+    assert_int_equal(mailproto_mime_set_header(m, "From", "a@example.org"), 0);
+    return m;
+}
+
+static void injection_is_invalid(void **state)
+{
+    (void)state;
+    uint32_t seed = 1;
+    mailproto_mime *m = simple(&seed);
+    static const char *bad[] = {"x\r\nBcc: evil@example.org", "x\nX-Injected: 1", "x\rY"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = bad[i];
+        assert_int_equal(mailproto_mime_set_subject(m, v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_set_header(m, "X-Custom", v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_set_header(m, "To", v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_address(m, "To", v, "b@example.org"), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_address(m, "To", "B", v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_data(m, NULL, "application/pdf", v, "x", 1, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_set_header(m, "References", v), MAILPROTO_E_INVALID);
+    }
+    assert_int_equal(mailproto_mime_set_header(m, "X-A\r\nB", "v"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_set_header(m, "X A", "v"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_set_header(m, "X:A", "v"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_set_header(m, "Content-Type", "text/html"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_set_header(m, "MIME-Version", "2.0"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_set_header(m, "Subject", "\xc3\x28"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_set_header(m, "Message-ID", "<\xc3\xa9@x>"), MAILPROTO_E_INVALID);
+    mailproto_mime_part *p;
+    assert_int_equal(mailproto_mime_data(m, NULL, "application/pdf", "ok.pdf", "x", 1, &p), 0);
+    assert_int_equal(mailproto_mime_part_set_cid(p, "a\r\nb"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_part_set_cid(p, "a>b"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_part_set_header(p, "Content-Description", "a\nb"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_part_set_header(p, "Content-Type", "x/y"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_data(m, NULL, "text/plain\r\nX: y", NULL, "x", 1, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_multipart(m, NULL, "mixed\r\nX", NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_set_hostname(m, "evil\r\nhost"), MAILPROTO_E_INVALID);
+    assert_non_null(mailproto_mime_last_error(m)->message);
+    /* nothing got in */
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    char *s = as_str(&o);
+    assert_null(strstr(s, "Bcc"));
+    assert_null(strstr(s, "Injected"));
+    assert_null(strstr(s, "evil"));
+    free(o.p);
+    mailproto_mime_free(m);
+}
+
+static void bcc_never_written(void **state)
+{
+    (void)state;
+    uint32_t seed = 2;
+    mailproto_mime *m = simple(&seed);
+    assert_int_equal(mailproto_mime_set_header(m, "To", "t@example.org"), 0);
+    assert_int_equal(mailproto_mime_set_header(m, "Cc", "c@example.org"), 0);
+    assert_int_equal(mailproto_mime_set_header(m, "Bcc", "hidden@example.org, h2@example.org"), 0);
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 100, &o), 0);
+    char *s = as_str(&o);
+    assert_null(strstr(s, "hidden"));
+    assert_null(strstr(s, "Bcc"));
+    assert_string_equal(mailproto_mime_rcpt(m, 0), "t@example.org");
+    assert_string_equal(mailproto_mime_rcpt(m, 1), "c@example.org");
+    assert_string_equal(mailproto_mime_rcpt(m, 2), "hidden@example.org");
+    assert_string_equal(mailproto_mime_rcpt(m, 3), "h2@example.org");
+    assert_null(mailproto_mime_rcpt(m, 4));
+    assert_string_equal(mailproto_mime_sender(m), "a@example.org");
+    free(o.p);
+    mailproto_mime_free(m);
+}
+
+static void reproducible_and_size_exact(void **state)
+{
+    (void)state;
+    for (int k = 0; k < N_CASES; k++) {
+        case_ctx c1, c2;
+        case_expect e;
+        mailproto_mime *m1, *m2;
+        case_build(k, &c1, &m1, &e, 0);
+        case_build(k, &c2, &m2, &e, 0);
+        outbuf a = {0}, b = {0}, d = {0};
+        assert_int_equal(read_all(m1, 4096, &a), 0);
+        assert_int_equal(read_all(m2, 7, &b), 0);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.p, b.p, a.len);
+        /* size() counts exactly what is read, and a rewind gives the same bytes */
+        uint64_t size;
+        assert_int_equal(mailproto_mime_size(m1, &size), 0);
+        assert_int_equal(size, a.len);
+        assert_int_equal(mailproto_mime_source(m1)->size, size);
+        assert_int_equal(read_all(m1, k == 3 ? 65536 : 1, &d), 0);
+        assert_int_equal(d.len, a.len);
+        assert_memory_equal(d.p, a.p, a.len);
+        free(a.p);
+        free(b.p);
+        free(d.p);
+        case_free(&c1, m1);
+        case_free(&c2, m2);
+    }
+    /* another random source gives other boundaries and Message-ID */
+    uint32_t s1 = 10, s2 = 11;
+    mailproto_mime *m1 = simple(&s1), *m2 = simple(&s2);
+    mailproto_mime_add_text(m1, "text/plain", "x");
+    mailproto_mime_data(m1, NULL, "application/pdf", "a.pdf", "x", 1, NULL);
+    mailproto_mime_add_text(m2, "text/plain", "x");
+    mailproto_mime_data(m2, NULL, "application/pdf", "a.pdf", "x", 1, NULL);
+    outbuf a = {0}, b = {0};
+    read_all(m1, 4096, &a);
+    read_all(m2, 4096, &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_not_equal(a.p, b.p, a.len);
+    free(a.p);
+    free(b.p);
+    mailproto_mime_free(m1);
+    mailproto_mime_free(m2);
+}
+
+static const char *find(const void *h, size_t hl, const char *n, size_t nl)
+{
+    const char *p = h;
+    for (size_t i = 0; i + nl <= hl; i++)
+        if (memcmp(p + i, n, nl) == 0)
+            return p + i;
+    return NULL;
+}
+
+static const char *cte_of(const outbuf *o, const char *type)
+{
+    const char *t = find(o->p, o->len, type, strlen(type));
+    static char out[32];
+    out[0] = '\0';
+    if (!t)
+        return out;
+    const char *key = "Content-Transfer-Encoding: ";
+    t = find(t, o->len - (size_t)(t - (const char *)o->p), key, strlen(key));
+    if (t)
+        sscanf(t + strlen(key), "%31s", out);
+    return out;
+}
+
+static void cte_by_scanning(void **state)
+{
+    (void)state;
+    static char longline[2000], mostly[400], binary[256];
+    memset(longline, 'x', sizeof longline - 1);
+    for (size_t i = 0; i + 1 < sizeof mostly; i += 2)
+        memcpy(mostly + i, i % 20 == 0 ? "ab" : "\xc3\xa9", 2);
+    for (int i = 0; i < 256; i++)
+        binary[i] = (char)i;
+    for (int opt = 0; opt < 3; opt++) {
+        uint32_t seed = 3;
+        mailproto_mime *m = simple(&seed);
+        unsigned flags = opt == 0 ? 0 : opt == 1 ? MAILPROTO_MIME_8BIT : MAILPROTO_MIME_BINARY;
+        assert_int_equal(mailproto_mime_set_options(m, flags), 0);
+        mailproto_mime_text(m, NULL, "text/plain", "plain ascii\n", 12, NULL, NULL);
+        mailproto_mime_text(m, NULL, "text/html", "caf\xc3\xa9 mostly ascii text here\n", 29, NULL, NULL);
+        mailproto_mime_data(m, NULL, "text/x-long", "long.txt", longline, strlen(longline), NULL);
+        mailproto_mime_data(m, NULL, "text/x-mostly", "m.txt", mostly, strlen(mostly), NULL);
+        mailproto_mime_data(m, NULL, "application/x-bin", "b.bin", binary, sizeof binary, NULL);
+        mailproto_mime_data(m, NULL, "application/x-ascii", "a.txt", "abc\r\ndef\r\n", 10, NULL);
+        mailproto_mime_data(m, NULL, "application/x-lf", "lf.txt", "abc\ndef\n", 8, NULL);
+        outbuf o = {0};
+        assert_int_equal(read_all(m, 4096, &o), 0);
+        assert_string_equal(cte_of(&o, "text/plain"), "7bit");
+        assert_string_equal(cte_of(&o, "text/html"), opt ? "8bit" : "quoted-printable");
+        assert_string_equal(cte_of(&o, "text/x-long"), "quoted-printable");
+        assert_string_equal(cte_of(&o, "text/x-mostly"), opt ? "8bit" : "base64");
+        assert_string_equal(cte_of(&o, "application/x-bin"), opt == 2 ? "binary" : "base64");
+        assert_string_equal(cte_of(&o, "application/x-ascii"), opt == 2 ? "binary" : "7bit");
+        assert_string_equal(cte_of(&o, "application/x-lf"), opt == 2 ? "binary" : "base64");
+        unsigned needs = mailproto_mime_needs(m);
+        assert_int_equal(needs & MAILPROTO_MIME_NEEDS_8BITMIME, opt ? MAILPROTO_MIME_NEEDS_8BITMIME : 0);
+        assert_int_equal(needs & MAILPROTO_MIME_NEEDS_BINARYMIME, opt == 2 ? MAILPROTO_MIME_NEEDS_BINARYMIME : 0);
+        if (opt == 0) {
+            /* 7-bit output by default: no byte >= 0x80 anywhere */
+            for (size_t i = 0; i < o.len; i++)
+                assert_true(o.p[i] < 0x80);
+        }
+        free(o.p);
+        mailproto_mime_free(m);
+    }
+}
+
+static void text_line_breaks_become_crlf(void **state)
+{
+    (void)state;
+    uint32_t seed = 4;
+    mailproto_mime *m = simple(&seed);
+    mailproto_mime_text(m, NULL, "text/plain", "a\nb\rc\r\nd", 8, NULL, NULL);
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 3, &o), 0);
+    char *s = as_str(&o);
+    assert_non_null(strstr(s, "\r\n\r\na\r\nb\r\nc\r\nd"));
+    for (size_t i = 0; i < o.len; i++) {
+        if (o.p[i] == '\n')
+            assert_true(i > 0 && o.p[i - 1] == '\r');
+        if (o.p[i] == '\r')
+            assert_true(i + 1 < o.len && o.p[i + 1] == '\n');
+    }
+    free(o.p);
+    mailproto_mime_free(m);
+}
+
+static void empty_multipart_is_an_error(void **state)
+{
+    (void)state;
+    uint32_t seed = 5;
+    mailproto_mime *m = simple(&seed);
+    mailproto_mime_part *mp;
+    assert_int_equal(mailproto_mime_multipart(m, NULL, "mixed", &mp), 0);
+    uint64_t size;
+    assert_int_equal(mailproto_mime_size(m, &size), MAILPROTO_E_INVALID);
+    size_t got;
+    char buf[64];
+    assert_int_equal(mailproto_source_read(mailproto_mime_source(m), buf, sizeof buf, &got), MAILPROTO_E_INVALID);
+    /* a child fixes it */
+    assert_int_equal(mailproto_mime_text(m, mp, "text/plain", "x", 1, NULL, NULL), 0);
+    assert_int_equal(mailproto_mime_size(m, &size), 0);
+    /* a multipart type for a leaf, a leaf as a parent */
+    mailproto_mime_part *leaf;
+    assert_int_equal(mailproto_mime_data(m, NULL, "multipart/mixed", NULL, "x", 1, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_mime_data(m, mp, "application/x", NULL, "x", 1, &leaf), 0);
+    assert_int_equal(mailproto_mime_data(m, leaf, "application/x", NULL, "x", 1, NULL), MAILPROTO_E_INVALID);
+    mailproto_mime_free(m);
+}
+
+static void read_once_sources(void **state)
+{
+    (void)state;
+    /* not rewindable, size known: base64 without scanning, and size computed */
+    uint32_t seed = 6;
+    mailproto_mime *m = simple(&seed);
+    gen_src g;
+    gen_init(&g, 9, 100000, 0);
+    mailproto_mime_add_text(m, "text/plain", "see attached\n");
+    assert_int_equal(mailproto_mime_add_source(m, "application/octet-stream", "g.bin", &g.src), 0);
+    uint64_t size;
+    assert_int_equal(mailproto_mime_size(m, &size), 0);
+    outbuf o = {0};
+    mailproto_source *s = mailproto_mime_source(m);
+    unsigned char buf[999];
+    size_t got;
+    int rc;
+    while ((rc = mailproto_source_read(s, buf, sizeof buf, &got)) == 0 && got)
+        out_write(&o, buf, got);
+    assert_int_equal(rc, 0);
+    assert_int_equal(o.len, size);
+    assert_non_null(strstr(as_str(&o), "Content-Transfer-Encoding: base64"));
+    /* a second pass cannot happen */
+    assert_int_equal(mailproto_source_rewind(s), 0);
+    rc = 0;
+    while (rc == 0) {
+        rc = mailproto_source_read(s, buf, sizeof buf, &got);
+        if (!got)
+            break;
+    }
+    assert_int_equal(rc, MAILPROTO_E_UNSUPPORTED);
+    free(o.p);
+    mailproto_mime_free(m);
+
+    /* size unknown: no measure, but it can still be read */
+    seed = 6;
+    m = simple(&seed);
+    gen_init(&g, 9, 1000, 0);
+    g.src.size = MAILPROTO_SIZE_UNKNOWN;
+    mailproto_mime_add_source(m, "application/octet-stream", "g.bin", &g.src);
+    assert_int_equal(mailproto_mime_size(m, &size), MAILPROTO_E_UNSUPPORTED);
+    o = (outbuf){0};
+    assert_int_equal(read_all(m, 512, &o), 0);
+    assert_true(o.len > 1000);
+    free(o.p);
+    mailproto_mime_free(m);
+
+    /* declared 7bit, content is not: the read fails */
+    seed = 6;
+    m = simple(&seed);
+    gen_init(&g, 9, 1000, 0);
+    mailproto_mime_part *p;
+    mailproto_mime_source_part(m, NULL, "application/octet-stream", NULL, &g.src, &p);
+    assert_int_equal(mailproto_mime_part_set_encoding(p, MAILPROTO_CTE_7BIT), 0);
+    o = (outbuf){0};
+    assert_int_equal(read_all(m, 512, &o), MAILPROTO_E_INVALID);
+    free(o.p);
+    mailproto_mime_free(m);
+}
+
+static size_t peak_for(size_t len, size_t *live_after)
+{
+    test_alloc a;
+    mailproto_mem mem = test_mem(&a);
+    mailproto_mime *m;
+    assert_int_equal(mailproto_mime_new(&m, &mem), 0);
+    uint32_t seed = 7;
+    mailproto_mime_set_clock(m, case_clock, NULL);
+    mailproto_mime_set_random(m, case_random, &seed);
+    mailproto_mime_set_header(m, "From", "a@example.org");
+    mailproto_mime_add_text(m, "text/plain", "big one attached\n");
+    gen_src g;
+    gen_init(&g, 3, len, 1);
+    mailproto_mime_add_source(m, "application/octet-stream", "big.bin", &g.src);
+    mailproto_source *s = mailproto_mime_source(m);
+    static unsigned char buf[16384];
+    size_t got, total = 0;
+    while (mailproto_source_read(s, buf, sizeof buf, &got) == 0 && got)
+        total += got;
+    assert_true(total > len);
+    size_t peak = a.peak;
+    mailproto_mime_free(m);
+    *live_after = a.live;
+    assert_int_equal(a.size_errors, 0);
+    return peak;
+}
+
+static void constant_memory(void **state)
+{
+    (void)state;
+    size_t live1, live2;
+    size_t small = peak_for(64 * 1024, &live1);
+    size_t big = peak_for(10u << 20, &live2);
+    printf("peak heap: %zu bytes with a 64 KiB attachment, %zu with 10 MiB\n", small, big);
+    assert_int_equal(small, big);
+    assert_int_equal(live1, 0);
+    assert_int_equal(live2, 0);
+}
+
+static void allocation_failures(void **state)
+{
+    (void)state;
+    for (size_t n = 1;; n++) {
+        test_alloc a;
+        mailproto_mem mem = test_mem(&a);
+        a.fail_at = n;
+        mailproto_mime *m = NULL;
+        int rc = mailproto_mime_new(&m, &mem);
+        if (rc == 0) {
+            uint32_t seed = 8;
+            mailproto_mime_set_random(m, case_random, &seed);
+            mailproto_mime_set_clock(m, case_clock, NULL);
+            int r[8];
+            r[0] = mailproto_mime_set_header(m, "From", "Zo\xc3\xab <z@example.org>");
+            r[1] = mailproto_mime_set_header(m, "To", "a@example.org, G: b@example.org;");
+            r[2] = mailproto_mime_set_subject(m, "Subject \xe2\x9c\x93");
+            r[3] = mailproto_mime_add_text(m, "text/plain", "text\n");
+            r[4] = mailproto_mime_add_text(m, "text/html", "<p>html</p>\n");
+            mailproto_mime_part *p = NULL;
+            r[5] = mailproto_mime_data(m, NULL, "image/png", NULL, png, sizeof png, &p);
+            r[6] = p ? mailproto_mime_part_set_cid(p, "c@x") : MAILPROTO_E_NOMEM;
+            r[7] = mailproto_mime_data(m, NULL, "application/pdf", "\xc3\xa9.pdf", "x", 1, NULL);
+            for (int i = 0; i < 8; i++)
+                assert_true(r[i] == 0 || r[i] == MAILPROTO_E_NOMEM);
+            uint64_t size;
+            int s = mailproto_mime_size(m, &size);
+            assert_true(s == 0 || s == MAILPROTO_E_NOMEM);
+            mailproto_mime_free(m);
+        } else {
+            assert_int_equal(rc, MAILPROTO_E_NOMEM);
+        }
+        assert_int_equal(a.live, 0);
+        assert_int_equal(a.size_errors, 0);
+        if (a.count < n)
+            break; /* no allocation failed: every path was covered */
+    }
+}
+
+static void headers_utf8_and_idn(void **state)
+{
+    (void)state;
+    uint32_t seed = 9;
+    mailproto_mime *m = simple(&seed);
+    int idn = mailproto_mime_set_header(m, "To", "J\xc3\xb6rg <j@b\xc3\xbc" "cher.example>");
+#if MAILPROTO_HAS_IDN
+    assert_int_equal(idn, 0);
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    assert_non_null(strstr(as_str(&o), "<j@xn--bcher-kva.example>"));
+    assert_string_equal(mailproto_mime_rcpt(m, 0), "j@xn--bcher-kva.example");
+    assert_int_equal(mailproto_mime_needs(m), 0);
+    free(o.p);
+#else
+    assert_int_equal(idn, MAILPROTO_E_UNSUPPORTED);
+#endif
+    /* non-ASCII local part: only with UTF-8 headers */
+    assert_int_equal(mailproto_mime_set_header(m, "Cc", "j\xc3\xb6rg@example.org"), MAILPROTO_E_UNSUPPORTED);
+    assert_int_equal(mailproto_mime_set_options(m, MAILPROTO_MIME_UTF8_HEADERS), 0);
+    assert_int_equal(mailproto_mime_set_header(m, "Cc", "j\xc3\xb6rg@b\xc3\xbc" "cher.example"), 0);
+    assert_int_equal(mailproto_mime_set_subject(m, "Gr\xc3\xbc\xc3\x9f" "e"), 0);
+    outbuf o2 = {0};
+    assert_int_equal(read_all(m, 4096, &o2), 0);
+    char *s = as_str(&o2);
+    assert_non_null(strstr(s, "Subject: Gr\xc3\xbc\xc3\x9f" "e\r\n"));
+    assert_non_null(strstr(s, "Cc: j\xc3\xb6rg@b\xc3\xbc" "cher.example\r\n"));
+    assert_true(mailproto_mime_needs(m) & MAILPROTO_MIME_NEEDS_SMTPUTF8);
+    free(o2.p);
+    mailproto_mime_free(m);
+}
+
+static void folding_and_dates(void **state)
+{
+    (void)state;
+    uint32_t seed = 10;
+    mailproto_mime *m = simple(&seed);
+    char subj[3000];
+    size_t n = 0;
+    while (n < 400) {
+        memcpy(subj + n, "word ", 5);
+        n += 5;
+    }
+    subj[n] = 0;
+    assert_int_equal(mailproto_mime_set_subject(m, subj), 0);
+    char word[2100];
+    memset(word, 'w', 2000);
+    word[2000] = 0;
+    assert_int_equal(mailproto_mime_set_header(m, "X-Long-Word", word), 0);
+    assert_int_equal(mailproto_mime_set_header(m, "References", word), MAILPROTO_E_LIMIT);
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    char *s = as_str(&o);
+    assert_non_null(strstr(s, "Date: Sun, 30 Nov 2025 01:30:00 +0130\r\n"));
+    /* every header line within 78; the long word went into encoded-words */
+    char *body = strstr(s, "\r\n\r\n");
+    for (char *l = s; l < body;) {
+        char *e = strstr(l, "\r\n");
+        assert_true(e - l <= 78);
+        l = e + 2;
+    }
+    assert_non_null(strstr(s, "X-Long-Word: =?UTF-8?Q?www"));
+    free(o.p);
+    mailproto_mime_free(m);
+    /* negative offsets and the other side of the epoch */
+    char d[64];
+    extern size_t mailproto__fmt_date(char *out, size_t cap, int64_t t, int tz);
+    mailproto__fmt_date(d, sizeof d, 0, -300);
+    assert_string_equal(d, "Wed, 31 Dec 1969 19:00:00 -0500");
+    mailproto__fmt_date(d, sizeof d, 951782400, 0);
+    assert_string_equal(d, "Tue, 29 Feb 2000 00:00:00 +0000");
+}
+
+static void file_parts(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/mailproto-mime-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unsigned char data[5000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7);
+    assert_int_equal(write(fd, data, sizeof data), (ssize_t)sizeof data);
+    close(fd);
+    uint32_t seed = 11;
+    mailproto_mime *m = simple(&seed);
+    assert_int_equal(mailproto_mime_file(m, NULL, "application/octet-stream", NULL, path, NULL), 0);
+    assert_int_equal(mailproto_mime_file(m, NULL, "application/octet-stream", NULL, "/nonexistent/x", NULL),
+                     MAILPROTO_E_IO);
+    uint64_t size;
+    assert_int_equal(mailproto_mime_size(m, &size), 0);
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 1000, &o), 0);
+    assert_int_equal(o.len, size);
+    assert_non_null(strstr(as_str(&o), path + 5)); /* the base name is the filename */
+    mailproto_mime_reader *r;
+    assert_int_equal(mailproto_mime_reader_new(&r, NULL, NULL), 0);
+    assert_int_equal(mailproto_mime_reader_parse(r, o.p, o.len), 0);
+    assert_int_equal(mailproto_mime_reader_count(r), 2);
+    const mailproto_mime_info *in = mailproto_mime_reader_part(r, 1);
+    assert_string_equal(in->filename, path + 5);
+    outbuf dec = {0};
+    mailproto_sink sk = {out_write, &dec};
+    assert_int_equal(mailproto_mime_reader_decode(r, 1, o.p, o.len, 0, &sk), 0);
+    assert_int_equal(dec.len, sizeof data);
+    assert_memory_equal(dec.p, data, sizeof data);
+    free(dec.p);
+    mailproto_mime_reader_free(r);
+    free(o.p);
+    mailproto_mime_free(m);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(injection_is_invalid),
+        cmocka_unit_test(bcc_never_written),
+        cmocka_unit_test(reproducible_and_size_exact),
+        cmocka_unit_test(cte_by_scanning),
+        cmocka_unit_test(text_line_breaks_become_crlf),
+        cmocka_unit_test(empty_multipart_is_an_error),
+        cmocka_unit_test(read_once_sources),
+        cmocka_unit_test(constant_memory),
+        cmocka_unit_test(allocation_failures),
+        cmocka_unit_test(headers_utf8_and_idn),
+        cmocka_unit_test(folding_and_dates),
+        cmocka_unit_test(file_parts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
