@@ -233,6 +233,21 @@ static void scan_feed(scan *s, const unsigned char *p, size_t n, int text)
 {
     (void)text;
     for (size_t i = 0; i < n; i++) {
+        if (s->nhead >= DELIM_LEN && !s->prev_cr) {
+            /* fast path: the middle of a line, no control characters */
+            size_t j = i;
+            uint64_t hi = 0;
+            while (j < n && p[j] >= 32 && p[j] != 127) {
+                hi += p[j] >> 7;
+                j++;
+            }
+            s->len += j - i;
+            s->col += j - i;
+            s->nonascii += hi;
+            i = j;
+            if (i == n)
+                break;
+        }
         unsigned char c = p[i];
         s->len++;
         if (c >= 0x80)
@@ -341,6 +356,12 @@ static int scan_part(mailproto_mime *m, mailproto_mime_part *p)
     p->scanned = 0;
     p->ascii = 0;
     int text_norm = p->is_text;
+    if ((p->cte_declared == MAILPROTO_CTE_BASE64 || p->cte_declared == MAILPROTO_CTE_QP) &&
+        !p->is_message) {
+        /* always safe: nothing to check */
+        p->cte = p->cte_declared;
+        return MAILPROTO_OK;
+    }
     if (p->kind == MAILPROTO__MP_TEXT || p->kind == MAILPROTO__MP_DATA) {
         scan_feed(&s, p->data, p->len, text_norm);
     } else {
@@ -362,7 +383,13 @@ static int scan_part(mailproto_mime *m, mailproto_mime_part *p)
                 p->cte = p->is_text ? MAILPROTO_CTE_QP : MAILPROTO_CTE_BASE64;
             return MAILPROTO_OK;
         }
+        int b8 = (m->flags & MAILPROTO_MIME_8BIT) != 0;
         for (;;) {
+            /* other parts: base64 is certain once the content is not text-like */
+            if (!p->is_text && !p->is_message && !p->cte_declared &&
+                !(m->flags & MAILPROTO_MIME_BINARY) &&
+                (s.nul || s.ctrl || s.bare || (s.nonascii && !b8)))
+                break;
             size_t got = 0;
             int rc = mailproto_source_read(src, m->w.ibuf, sizeof m->w.ibuf, &got);
             if (rc == MAILPROTO_AGAIN)
