@@ -203,7 +203,7 @@ static void cte_by_scanning(void **state)
     (void)state;
     static char longline[2000], mostly[400], binary[256];
     memset(longline, 'x', sizeof longline - 1);
-    for (size_t i = 0; i + 1 < sizeof mostly; i += 2)
+    for (size_t i = 0; i + 2 < sizeof mostly; i += 2)
         memcpy(mostly + i, i % 20 == 0 ? "ab" : "\xc3\xa9", 2);
     for (int i = 0; i < 256; i++)
         binary[i] = (char)i;
