@@ -8,6 +8,14 @@
 
 #include <mailproto/common.h>
 #include <mailproto/codec.h>
+#include <mailproto/transport.h>
+#include <mailproto/sasl.h>
+#if MAILPROTO_HAS_SMTP
+#include <mailproto/smtp.h>
+#endif
+#if MAILPROTO_HAS_IMAP
+#include <mailproto/imap.h>
+#endif
 #if MAILPROTO_HAS_MIME
 #include <mailproto/mime.h>
 #endif

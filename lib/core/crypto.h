@@ -1,6 +1,6 @@
 /*
  * Internal crypto primitives: hashes, HMAC, PBKDF2 and random bytes.
- * Implemented in lib/transport/crypto_mbedtls.c over Mbed TLS's crypto
+ * Implemented in lib/core/crypto_mbedtls.c over Mbed TLS's crypto
  * library (the only file besides tls_mbedtls.c that includes Mbed TLS
  * headers; mbedTLS 3.x support is a change to those two files alone).
  * Builds without TLS get MAILPROTO_E_UNSUPPORTED from every function except

@@ -1,0 +1,559 @@
+/*
+ * libmailproto: the IMAP codec (no I/O).
+ *
+ *  - mailproto_imap_parser: an incremental response parser.  Bytes go into
+ *    a buffer it owns (lent with _input_buf/_input_done, or copied in with
+ *    _feed); typed events come out one at a time with _next().  Memory is
+ *    the input buffer (4 KiB by default) plus a fixed state: long tokens (a
+ *    1 MiB quoted string, a huge SEARCH answer, a 1 GiB literal) stream
+ *    through as several events.
+ *  - mailproto_imap_cmd: a command encoder that writes into a caller buffer
+ *    and splits the command into fragments at synchronizing literals.
+ *  - modified UTF-7 (RFC 3501 section 5.1.3) for mailbox names, IMAP dates,
+ *    and a builder that assembles ENVELOPE and BODYSTRUCTURE into an arena.
+ *
+ * The IMAP client handle (mailproto_imap) is built on this codec and
+ * declared separately.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MAILPROTO_IMAP_H
+#define MAILPROTO_IMAP_H
+
+#include <mailproto/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Status words (mailproto_reply.imap_status, event status)            */
+/* ------------------------------------------------------------------ */
+#define MAILPROTO_IMAP_OK 1
+#define MAILPROTO_IMAP_NO 2
+#define MAILPROTO_IMAP_BAD 3
+#define MAILPROTO_IMAP_BYE 4
+#define MAILPROTO_IMAP_PREAUTH 5
+
+/* Hard ceiling of nesting (parentheses) in one response. */
+#define MAILPROTO_IMAP_MAX_DEPTH 64
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Every response starts with one "begin" event (its type is also copied
+ * into ev->resp of every event of that response) and ends with either
+ * MAILPROTO_IMAP_EV_END or MAILPROTO_IMAP_EV_UNPARSED. */
+enum {
+    /* response begin events */
+    MAILPROTO_IMAP_EV_STATUS = 1,   /* OK/NO/BAD/BYE/PREAUTH (ev->status); tag set
+                                       when tagged.  Then: EV_CODE (+ its
+                                       argument events) if any, one EV_TEXT
+                                       (maybe in PARTIAL pieces), EV_END */
+    MAILPROTO_IMAP_EV_CONTINUE,     /* "+": optional EV_CODE, EV_TEXT, EV_END */
+    MAILPROTO_IMAP_EV_CAPABILITY,   /* EV_ATOM per capability */
+    MAILPROTO_IMAP_EV_ENABLED,      /* EV_ATOM per capability */
+    MAILPROTO_IMAP_EV_LIST,         /* EV_OPEN, EV_FLAG (ITEM_MBX_ATTR)..., EV_CLOSE,
+                                       EV_STRING ITEM_DELIM (NIL flag possible),
+                                       EV_STRING ITEM_MAILBOX, then extended data:
+                                       CHILDINFO/OLDNAME as token events with item
+                                       ITEM_CHILDINFO/ITEM_OLDNAME, others as an
+                                       EV_ATOM ITEM_LIST_EXT (the tag) followed by
+                                       token events with item ITEM_LIST_EXT */
+    MAILPROTO_IMAP_EV_LSUB,         /* as EV_LIST */
+    MAILPROTO_IMAP_EV_MBSTATUS,     /* "* STATUS": EV_STRING ITEM_MAILBOX, then
+                                       EV_NUMBER per attribute (item ITEM_MESSAGES...,
+                                       or ITEM_OTHER; name = attribute) */
+    MAILPROTO_IMAP_EV_SEARCH,       /* EV_NUMBER per number; "(MODSEQ n)" as
+                                       EV_NUMBER item ITEM_MODSEQ */
+    MAILPROTO_IMAP_EV_ESEARCH,      /* EV_STRING ITEM_TAG (correlator), EV_ATOM
+                                       ITEM_UID ("UID" indicator), EV_NUMBER
+                                       ITEM_MIN/MAX/COUNT/MODSEQ, EV_RANGE ITEM_ALL;
+                                       unknown return data skipped */
+    MAILPROTO_IMAP_EV_SORT,         /* as EV_SEARCH */
+    MAILPROTO_IMAP_EV_THREAD,       /* token events with a path (see below) */
+    MAILPROTO_IMAP_EV_FLAGS,        /* EV_OPEN, EV_FLAG..., EV_CLOSE (item ITEM_FLAGS) */
+    MAILPROTO_IMAP_EV_EXISTS,       /* number = count; then EV_END */
+    MAILPROTO_IMAP_EV_RECENT,       /* number = count; then EV_END */
+    MAILPROTO_IMAP_EV_EXPUNGE,      /* number = sequence number; then EV_END */
+    MAILPROTO_IMAP_EV_VANISHED,     /* flags EVF_EARLIER; EV_RANGE per UID range */
+    MAILPROTO_IMAP_EV_FETCH,        /* seq = message number; item events follow */
+    MAILPROTO_IMAP_EV_NAMESPACE,    /* token events with a path */
+    MAILPROTO_IMAP_EV_ID,           /* token events with a path */
+    MAILPROTO_IMAP_EV_QUOTA,        /* token events with a path */
+    MAILPROTO_IMAP_EV_QUOTAROOT,    /* token events with a path */
+    MAILPROTO_IMAP_EV_METADATA,     /* token events with a path */
+
+    /* end events */
+    MAILPROTO_IMAP_EV_END = 40,     /* the response ended (tag/status repeated) */
+    MAILPROTO_IMAP_EV_UNPARSED,     /* the response was skipped up to its end,
+                                       literals included: unknown response
+                                       (error 0, name = its keyword) or garbled
+                                       (error MAILPROTO_E_PROTOCOL; the reason is in
+                                       mailproto_imap_parser_last_error()) */
+
+    /* item events */
+    MAILPROTO_IMAP_EV_CODE = 50,    /* response code: item = CODE_*, name = the code
+                                       atom; number for UIDVALIDITY, UIDNEXT, UNSEEN,
+                                       HIGHESTMODSEQ, APPENDUID and COPYUID
+                                       (uidvalidity); data = arguments of unknown
+                                       codes.  Arguments of CAPABILITY (EV_ATOM),
+                                       PERMANENTFLAGS (EV_OPEN/EV_FLAG/EV_CLOSE),
+                                       APPENDUID, COPYUID (EV_RANGE, destination set
+                                       with EVF_SECOND) and MODIFIED (EV_RANGE)
+                                       follow with item = the code */
+    MAILPROTO_IMAP_EV_TEXT,         /* human-readable text (or base64 after "+") */
+    MAILPROTO_IMAP_EV_ATOM,         /* data = an atom */
+    MAILPROTO_IMAP_EV_FLAG,         /* data = a flag ("\Seen", "$Junk") */
+    MAILPROTO_IMAP_EV_NUMBER,       /* number (overflow checked) */
+    MAILPROTO_IMAP_EV_RANGE,        /* number..number2 of a sequence set; EVF_STAR1/2
+                                       mark "*" ends; number == number2 for a
+                                       single value */
+    MAILPROTO_IMAP_EV_STRING,       /* data = a string (quoted or literal), EVF_NIL
+                                       for NIL */
+    MAILPROTO_IMAP_EV_OPEN,         /* "(": path = its position */
+    MAILPROTO_IMAP_EV_CLOSE,        /* ")": path = the position of its list */
+    MAILPROTO_IMAP_EV_LITERAL_BEGIN, /* a message body literal: number = size,
+                                       item ITEM_BODY_SECTION/BINARY/RFC822..., name =
+                                       section, number2 = origin when EVF_ORIGIN,
+                                       EVF_LITERAL8 for ~{n} */
+    MAILPROTO_IMAP_EV_LITERAL_CHUNK, /* data = next bytes of the literal */
+    MAILPROTO_IMAP_EV_LITERAL_END   /* the literal is complete */
+};
+
+/* Event flags. */
+#define MAILPROTO_IMAP_EVF_PARTIAL 0x01u  /* data continues in the next event of the same type */
+#define MAILPROTO_IMAP_EVF_NIL 0x02u      /* EV_STRING: NIL */
+#define MAILPROTO_IMAP_EVF_STAR1 0x04u    /* EV_RANGE: first end is "*" */
+#define MAILPROTO_IMAP_EVF_STAR2 0x08u    /* EV_RANGE: last end is "*" */
+#define MAILPROTO_IMAP_EVF_EARLIER 0x10u  /* EV_VANISHED (EARLIER) */
+#define MAILPROTO_IMAP_EVF_ORIGIN 0x20u   /* number2 holds the <origin> of a body section */
+#define MAILPROTO_IMAP_EVF_LITERAL8 0x40u /* the value was a literal8 ~{n} */
+#define MAILPROTO_IMAP_EVF_SECOND 0x80u   /* EV_RANGE: COPYUID destination set */
+#define MAILPROTO_IMAP_EVF_LITERAL 0x100u /* EV_STRING: the value came as a literal */
+
+/* Items (ev->item).  0 when none. */
+enum {
+    MAILPROTO_IMAP_ITEM_NONE = 0,
+    /* FETCH */
+    MAILPROTO_IMAP_ITEM_UID = 1,
+    MAILPROTO_IMAP_ITEM_FLAGS,
+    MAILPROTO_IMAP_ITEM_INTERNALDATE,   /* EV_STRING; see mailproto_imap_parse_datetime */
+    MAILPROTO_IMAP_ITEM_RFC822_SIZE,
+    MAILPROTO_IMAP_ITEM_ENVELOPE,       /* token events with a path */
+    MAILPROTO_IMAP_ITEM_BODYSTRUCTURE,  /* token events with a path */
+    MAILPROTO_IMAP_ITEM_BODY,           /* BODY without section: as BODYSTRUCTURE */
+    MAILPROTO_IMAP_ITEM_BODY_SECTION,   /* BODY[section]<origin> */
+    MAILPROTO_IMAP_ITEM_BINARY,         /* BINARY[section]<origin> */
+    MAILPROTO_IMAP_ITEM_BINARY_SIZE,    /* EV_NUMBER, name = section */
+    MAILPROTO_IMAP_ITEM_MODSEQ,
+    MAILPROTO_IMAP_ITEM_RFC822,
+    MAILPROTO_IMAP_ITEM_RFC822_HEADER,
+    MAILPROTO_IMAP_ITEM_RFC822_TEXT,
+    /* LIST */
+    MAILPROTO_IMAP_ITEM_MBX_ATTR = 20,
+    MAILPROTO_IMAP_ITEM_DELIM,
+    MAILPROTO_IMAP_ITEM_MAILBOX,
+    MAILPROTO_IMAP_ITEM_CHILDINFO,
+    MAILPROTO_IMAP_ITEM_OLDNAME,
+    MAILPROTO_IMAP_ITEM_LIST_EXT,
+    /* STATUS attributes */
+    MAILPROTO_IMAP_ITEM_MESSAGES = 30,
+    MAILPROTO_IMAP_ITEM_RECENT,
+    MAILPROTO_IMAP_ITEM_UIDNEXT,
+    MAILPROTO_IMAP_ITEM_UIDVALIDITY,
+    MAILPROTO_IMAP_ITEM_UNSEEN,
+    MAILPROTO_IMAP_ITEM_DELETED,
+    MAILPROTO_IMAP_ITEM_SIZE,
+    MAILPROTO_IMAP_ITEM_HIGHESTMODSEQ,
+    MAILPROTO_IMAP_ITEM_OTHER,
+    /* ESEARCH */
+    MAILPROTO_IMAP_ITEM_TAG = 40,
+    MAILPROTO_IMAP_ITEM_MIN,
+    MAILPROTO_IMAP_ITEM_MAX,
+    MAILPROTO_IMAP_ITEM_COUNT,
+    MAILPROTO_IMAP_ITEM_ALL,
+
+    /* response codes (EV_CODE and its arguments) */
+    MAILPROTO_IMAP_CODE_OTHER = 100,    /* unknown: name and data as text */
+    MAILPROTO_IMAP_CODE_ALERT,
+    MAILPROTO_IMAP_CODE_CAPABILITY,
+    MAILPROTO_IMAP_CODE_PERMANENTFLAGS,
+    MAILPROTO_IMAP_CODE_UIDVALIDITY,
+    MAILPROTO_IMAP_CODE_UIDNEXT,
+    MAILPROTO_IMAP_CODE_UNSEEN,
+    MAILPROTO_IMAP_CODE_HIGHESTMODSEQ,
+    MAILPROTO_IMAP_CODE_NOMODSEQ,
+    MAILPROTO_IMAP_CODE_READ_ONLY,
+    MAILPROTO_IMAP_CODE_READ_WRITE,
+    MAILPROTO_IMAP_CODE_TRYCREATE,
+    MAILPROTO_IMAP_CODE_APPENDUID,
+    MAILPROTO_IMAP_CODE_COPYUID,
+    MAILPROTO_IMAP_CODE_UIDNOTSTICKY,
+    MAILPROTO_IMAP_CODE_CLOSED,
+    MAILPROTO_IMAP_CODE_MODIFIED,
+    MAILPROTO_IMAP_CODE_PARSE,
+    MAILPROTO_IMAP_CODE_REFERRAL,
+    MAILPROTO_IMAP_CODE_AUTHENTICATIONFAILED,
+    MAILPROTO_IMAP_CODE_UNAVAILABLE
+};
+
+/*
+ * One event.  Owned by the parser; every span (and path) is valid until the
+ * next call on the parser.  Fields that do not apply are zero.
+ *
+ * Token events with a path (ENVELOPE, BODYSTRUCTURE, unknown LIST extended
+ * data, THREAD, NAMESPACE, ID, QUOTA, QUOTAROOT, METADATA) are EV_OPEN,
+ * EV_CLOSE, EV_NUMBER (an atom of digits), EV_STRING (quoted, literal or
+ * NIL) and EV_ATOM (any other atom).  path[0..path_len) gives the position:
+ * for a FETCH item the item's own list has path_len 0 and its elements
+ * path [i]; for whole-response data (THREAD ...) the top-level values have
+ * path [i].  Example: the mailbox name of the first From address of an
+ * ENVELOPE is at path {2, 0, 2}.
+ */
+typedef struct mailproto_imap_event {
+    int type;               /* MAILPROTO_IMAP_EV_* */
+    int resp;               /* begin event type of the response this belongs to */
+    int status;             /* MAILPROTO_IMAP_OK... for EV_STATUS responses */
+    int item;               /* MAILPROTO_IMAP_ITEM_* or MAILPROTO_IMAP_CODE_* */
+    unsigned flags;         /* MAILPROTO_IMAP_EVF_* */
+    int error;              /* EV_UNPARSED: MAILPROTO_E_PROTOCOL, or 0 (unknown response) */
+    mailproto_span tag;     /* tag of a tagged response (valid for the whole response) */
+    mailproto_span data;    /* string, atom, flag, text or literal bytes */
+    mailproto_span name;    /* section, code name, attribute name, unknown keyword */
+    uint32_t seq;           /* FETCH message sequence number */
+    uint64_t number;        /* count, number, range start, literal size */
+    uint64_t number2;       /* range end, origin */
+    const uint32_t *path;   /* token position (see above) */
+    unsigned path_len;
+} mailproto_imap_event;
+
+/* ------------------------------------------------------------------ */
+/* The response parser                                                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct mailproto_imap_parser mailproto_imap_parser;
+
+/* Limits; zero means the default. */
+typedef struct mailproto_imap_parser_config {
+    size_t input_size;          /* input buffer (4096; minimum 512) */
+    uint64_t max_line;          /* non-literal bytes in one response (1 MiB) */
+    unsigned max_depth;         /* nesting once authenticated (64, at most 64) */
+    unsigned max_depth_preauth; /* nesting before authentication (4) */
+    uint32_t max_items;         /* items in one list (4096) */
+    uint64_t max_string;        /* a literal outside a message body (1 MiB) */
+    uint64_t max_literal;       /* a message body literal (no limit) */
+} mailproto_imap_parser_config;
+
+/* Create a parser (cfg NULL: defaults; mem NULL: malloc).  The only
+ * allocations are here.  Returns MAILPROTO_OK, MAILPROTO_E_INVALID or
+ * MAILPROTO_E_NOMEM. */
+MAILPROTO_API int mailproto_imap_parser_new(mailproto_imap_parser **out,
+                                            const mailproto_imap_parser_config *cfg,
+                                            const mailproto_mem *mem);
+
+/* Free a parser (NULL is fine). */
+MAILPROTO_API void mailproto_imap_parser_free(mailproto_imap_parser *p);
+
+/* Forget all input and state (a new connection, or after STARTTLS). */
+MAILPROTO_API void mailproto_imap_parser_reset(mailproto_imap_parser *p);
+
+/* Lend the free part of the input buffer: receive up to *cap bytes into
+ * *buf, then call _input_done(n).  Invalidates the spans of the last event.
+ * Returns MAILPROTO_OK (*cap may be 0 when the buffer is full: call _next
+ * first), or MAILPROTO_E_INVALID / MAILPROTO_E_STATE (after EOF). */
+MAILPROTO_API int mailproto_imap_parser_input_buf(mailproto_imap_parser *p, char **buf, size_t *cap);
+
+/* n bytes were written into the lent buffer.  MAILPROTO_OK or
+ * MAILPROTO_E_INVALID (n larger than lent). */
+MAILPROTO_API int mailproto_imap_parser_input_done(mailproto_imap_parser *p, size_t n);
+
+/* Copy caller bytes in; *used says how many were taken (maybe fewer than
+ * len when the buffer is full: call _next, then feed the rest).
+ * Returns MAILPROTO_OK, MAILPROTO_E_INVALID or MAILPROTO_E_STATE. */
+MAILPROTO_API int mailproto_imap_parser_feed(mailproto_imap_parser *p, const void *data, size_t len,
+                                             size_t *used);
+
+/* The peer closed the connection: no more input. */
+MAILPROTO_API void mailproto_imap_parser_eof(mailproto_imap_parser *p);
+
+/* Switch the nesting limit between max_depth_preauth (0) and max_depth (1). */
+MAILPROTO_API void mailproto_imap_parser_set_authenticated(mailproto_imap_parser *p, int authenticated);
+
+/*
+ * Pull the next event.  Returns MAILPROTO_EVENT with *ev set, MAILPROTO_AGAIN
+ * when more input is needed, MAILPROTO_E_CLOSED after _eof at a response
+ * boundary, or a sticky error: MAILPROTO_E_PROTOCOL (framing lost: bad
+ * literal count, input ended inside a response) or MAILPROTO_E_LIMIT (a
+ * configured limit).  A garbled but framed response is not an error: it is
+ * skipped and reported as EV_UNPARSED.
+ */
+MAILPROTO_API int mailproto_imap_parser_next(mailproto_imap_parser *p, const mailproto_imap_event **ev);
+
+/* After an EV_LITERAL_BEGIN: pull the literal's chunks into sink until its
+ * EV_LITERAL_END.  Returns MAILPROTO_OK (literal complete), MAILPROTO_AGAIN
+ * (feed more input and call again), MAILPROTO_E_STATE (no literal in
+ * progress), the sink's error, or a parser error. */
+MAILPROTO_API int mailproto_imap_parser_drain_literal(mailproto_imap_parser *p, const mailproto_sink *sink);
+
+/* A readable sentence about the last error or EV_UNPARSED ("" when none). */
+MAILPROTO_API const char *mailproto_imap_parser_last_error(const mailproto_imap_parser *p);
+
+/* Bytes the parser allocated (the input buffer and its state). */
+MAILPROTO_API size_t mailproto_imap_parser_memory(const mailproto_imap_parser *p);
+
+/* ------------------------------------------------------------------ */
+/* Helpers for values                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Parse an IMAP date-time "17-Jul-1996 02:44:25 -0700" (a leading space for
+ * one-digit days is accepted).  *utc = seconds since 1970 UTC, *tz_minutes =
+ * the zone offset.  Returns MAILPROTO_OK or MAILPROTO_E_INVALID. */
+MAILPROTO_API int mailproto_imap_parse_datetime(const char *s, size_t len, int64_t *utc, int *tz_minutes);
+
+/* Decode modified UTF-7 (RFC 3501 5.1.3) strictly into UTF-8: bad base64,
+ * missing "-", non-zero padding bits, an encoded printable ASCII character,
+ * unpaired surrogates, NUL, adjacent encoded runs and 8-bit bytes are
+ * rejected.  *out_len receives the decoded length even when cap is too
+ * small.  out may be NULL with cap 0 to measure.  Returns MAILPROTO_OK,
+ * MAILPROTO_E_INVALID (bad input) or MAILPROTO_E_LIMIT (cap too small). */
+MAILPROTO_API int mailproto_imap_mutf7_decode(const char *in, size_t len, char *out, size_t cap,
+                                              size_t *out_len);
+
+/* Encode UTF-8 (strictly validated; NUL refused) as modified UTF-7.
+ * Same conventions as _decode. */
+MAILPROTO_API int mailproto_imap_mutf7_encode(const char *in, size_t len, char *out, size_t cap,
+                                              size_t *out_len);
+
+/* ------------------------------------------------------------------ */
+/* Tags                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Unique tags: a random per-connection prefix plus a counter. */
+typedef struct mailproto_imap_tagger {
+    char prefix[5];
+    uint64_t counter;
+} mailproto_imap_tagger;
+
+/* Start a tag sequence.  random4 supplies 4 random bytes from the caller's
+ * random source (the codec does no I/O); they become a 4-letter prefix. */
+MAILPROTO_API void mailproto_imap_tagger_init(mailproto_imap_tagger *t, const unsigned char random4[4]);
+
+/* Write the next tag (NUL terminated, at most 24 bytes) into out[cap].
+ * Tags are never repeated.  Returns MAILPROTO_OK, MAILPROTO_E_INVALID or
+ * MAILPROTO_E_LIMIT (counter exhausted). */
+MAILPROTO_API int mailproto_imap_tagger_next(mailproto_imap_tagger *t, char *out, size_t cap);
+
+/* ------------------------------------------------------------------ */
+/* The command encoder                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Server capabilities the encoder uses (bit mask). */
+#define MAILPROTO_IMAP_CMD_LITERALPLUS 0x01u  /* LITERAL+: every literal {n+} */
+#define MAILPROTO_IMAP_CMD_LITERALMINUS 0x02u /* LITERAL-: {n+} up to 4096 bytes */
+#define MAILPROTO_IMAP_CMD_UTF8 0x04u         /* UTF8=ACCEPT enabled: UTF-8 quoted strings
+                                                 and mailbox names */
+
+/* The maximum number of fragments of one command. */
+#define MAILPROTO_IMAP_CMD_MAX_FRAGS 16
+
+/* One piece of a command to send. */
+typedef struct mailproto_imap_frag {
+    const char *ptr;        /* bytes to send (in the encoder's buffer) */
+    size_t len;
+    uint64_t ext_len;       /* after ptr: this many literal bytes the caller sends
+                               itself (mailproto_imap_cmd_literal_ext), else 0 */
+    int wait_continue;      /* 1: wait for a "+" continuation before sending this fragment */
+} mailproto_imap_frag;
+
+/* Encoder state; treat the fields as private. */
+typedef struct mailproto_imap_cmd {
+    char *buf;
+    size_t cap;
+    size_t len;
+    size_t line_start;      /* start of the current line (for the line limit) */
+    size_t max_line;
+    unsigned caps;
+    int err;                /* sticky error */
+    int need_sp;
+    unsigned depth;
+    unsigned nfrags;
+    struct {
+        size_t off, len;
+        uint64_t ext_len;
+        int wait;
+    } frags[MAILPROTO_IMAP_CMD_MAX_FRAGS];
+} mailproto_imap_cmd;
+
+/* Start a command in buf[cap]: "tag name".  caps are MAILPROTO_IMAP_CMD_*.
+ * tag and name must be atoms ("UID FETCH" is accepted as name: atoms
+ * separated by single spaces).  Every call below returns MAILPROTO_OK or
+ * the first error, which is sticky: MAILPROTO_E_INVALID (bad argument:
+ * NUL, a non-atom where an atom is needed, bad UTF-8), MAILPROTO_E_LIMIT
+ * (buffer full, a line longer than 8192 bytes, too many literals). */
+MAILPROTO_API int mailproto_imap_cmd_begin(mailproto_imap_cmd *c, char *buf, size_t cap, unsigned caps,
+                                           const char *tag, const char *name);
+
+/* An atom (validated). */
+MAILPROTO_API int mailproto_imap_cmd_atom(mailproto_imap_cmd *c, const char *atom);
+
+/* Protocol text the caller built, such as a FETCH item list "(UID FLAGS
+ * BODY.PEEK[HEADER])": any printable ASCII; CR, LF, NUL and 8-bit refused. */
+MAILPROTO_API int mailproto_imap_cmd_raw(mailproto_imap_cmd *c, const char *text);
+
+/* An astring: an atom when it is one (and not NIL), a quoted string when
+ * printable (UTF-8 allowed with UTF8=ACCEPT), else a literal (CR, LF,
+ * 8-bit, or longer than 1024 bytes).  NUL refused. */
+MAILPROTO_API int mailproto_imap_cmd_astring(mailproto_imap_cmd *c, const void *s, size_t len);
+
+/* A string: quoted or literal, never an atom. */
+MAILPROTO_API int mailproto_imap_cmd_string(mailproto_imap_cmd *c, const void *s, size_t len);
+
+/* Always a literal (in the buffer).  NUL refused. */
+MAILPROTO_API int mailproto_imap_cmd_literal(mailproto_imap_cmd *c, const void *s, size_t len);
+
+/* A literal header for size bytes that the caller sends itself (APPEND
+ * streamed from a source); the command continues after those bytes. */
+MAILPROTO_API int mailproto_imap_cmd_literal_ext(mailproto_imap_cmd *c, uint64_t size);
+
+/* A mailbox name given in UTF-8: modified UTF-7 unless UTF8=ACCEPT, then
+ * as an astring.  "INBOX" in any case is sent as INBOX. */
+MAILPROTO_API int mailproto_imap_cmd_mailbox(mailproto_imap_cmd *c, const char *utf8, size_t len);
+
+/* A decimal number. */
+MAILPROTO_API int mailproto_imap_cmd_number(mailproto_imap_cmd *c, uint64_t n);
+
+/* A sequence-set range; 0 stands for "*". */
+typedef struct mailproto_imap_range {
+    uint32_t first;
+    uint32_t last;
+} mailproto_imap_range;
+
+/* A sequence set from n ranges (n > 0), compressed: the array is sorted in
+ * place, overlapping and adjacent ranges merged ("1:3,5,7:*"). */
+MAILPROTO_API int mailproto_imap_cmd_seqset(mailproto_imap_cmd *c, mailproto_imap_range *r, size_t n);
+
+/* "(" and ")". */
+MAILPROTO_API int mailproto_imap_cmd_open(mailproto_imap_cmd *c);
+MAILPROTO_API int mailproto_imap_cmd_close(mailproto_imap_cmd *c);
+
+/* A SEARCH date "1-Feb-1994". */
+MAILPROTO_API int mailproto_imap_cmd_date(mailproto_imap_cmd *c, int year, int month, int day);
+
+/* An APPEND date-time "\"17-Jul-1996 02:44:25 -0700\"" from UTC seconds
+ * and a zone offset in minutes. */
+MAILPROTO_API int mailproto_imap_cmd_datetime(mailproto_imap_cmd *c, int64_t utc, int tz_minutes);
+
+/* SEARCH criteria helpers.  _search starts "[UID ]SEARCH" with
+ * "CHARSET UTF-8" when utf8_charset is set; the keys follow. */
+MAILPROTO_API int mailproto_imap_cmd_search(mailproto_imap_cmd *c, int uid, int utf8_charset);
+/* key + string ("SUBJECT", "FROM", "BODY", "TEXT", "TO", "CC", ...). */
+MAILPROTO_API int mailproto_imap_cmd_key_string(mailproto_imap_cmd *c, const char *key, const void *s,
+                                                size_t len);
+/* "HEADER field value". */
+MAILPROTO_API int mailproto_imap_cmd_key_header(mailproto_imap_cmd *c, const char *field, const void *s,
+                                                size_t len);
+/* key + date ("SINCE", "BEFORE", "ON", "SENTSINCE", ...). */
+MAILPROTO_API int mailproto_imap_cmd_key_date(mailproto_imap_cmd *c, const char *key, int year, int month,
+                                              int day);
+/* key + number ("LARGER", "SMALLER", "MODSEQ"). */
+MAILPROTO_API int mailproto_imap_cmd_key_number(mailproto_imap_cmd *c, const char *key, uint64_t n);
+
+/* Finish the command with CRLF.  Returns MAILPROTO_OK or the sticky error. */
+MAILPROTO_API int mailproto_imap_cmd_end(mailproto_imap_cmd *c);
+
+/* The number of fragments of a finished command (0 after an error). */
+MAILPROTO_API size_t mailproto_imap_cmd_nfrags(const mailproto_imap_cmd *c);
+
+/* Fragment i of a finished command.  Returns MAILPROTO_OK or
+ * MAILPROTO_E_INVALID. */
+MAILPROTO_API int mailproto_imap_cmd_frag(const mailproto_imap_cmd *c, size_t i, mailproto_imap_frag *f);
+
+/* ------------------------------------------------------------------ */
+/* ENVELOPE / BODYSTRUCTURE builder                                    */
+/* ------------------------------------------------------------------ */
+
+/* All strings are NUL terminated copies (NULL for NIL). */
+typedef struct mailproto_imap_address {
+    const char *name, *adl, *mailbox, *host;
+    int group;              /* 1: start of group "mailbox:" (host NIL), 2: end of group */
+    struct mailproto_imap_address *next;
+} mailproto_imap_address;
+
+typedef struct mailproto_imap_envelope {
+    const char *date, *subject, *in_reply_to, *message_id;
+    mailproto_imap_address *from, *sender, *reply_to, *to, *cc, *bcc;
+} mailproto_imap_envelope;
+
+typedef struct mailproto_imap_param {
+    const char *name, *value;
+    struct mailproto_imap_param *next;
+} mailproto_imap_param;
+
+typedef struct mailproto_imap_body {
+    const char *type;       /* "multipart" for multiparts */
+    const char *subtype;
+    mailproto_imap_param *params;
+    const char *id, *description, *encoding, *md5;
+    uint64_t octets;
+    uint64_t lines;
+    const char *disposition;
+    mailproto_imap_param *disp_params;
+    const char *language;   /* the first language */
+    const char *location;
+    mailproto_imap_envelope *envelope;  /* message/rfc822 */
+    struct mailproto_imap_body *child;  /* first part, or the encapsulated message body */
+    struct mailproto_imap_body *next;   /* next sibling */
+    struct mailproto_imap_body *parent;
+    unsigned nchildren;
+} mailproto_imap_body;
+
+/* Builder state; fields private. */
+typedef struct mailproto_imap_builder {
+    const mailproto_mem *mem;
+    int item;
+    int done;
+    int err;
+    unsigned parts;
+    unsigned max_parts;
+    unsigned depth;
+    mailproto_imap_envelope *env;
+    mailproto_imap_body *root;
+    unsigned body_depth;
+    struct {
+        int kind;
+        void *obj;
+        void *aux;
+        uint32_t field;
+        unsigned nchild;
+        int multi;
+    } st[MAILPROTO_IMAP_MAX_DEPTH + 1];
+    char *pbuf;             /* string being assembled from PARTIAL pieces */
+    size_t plen;
+} mailproto_imap_builder;
+
+/* Start building an ENVELOPE (item MAILPROTO_IMAP_ITEM_ENVELOPE) or a body
+ * structure (ITEM_BODYSTRUCTURE or ITEM_BODY) with memory from mem (use an
+ * arena: mailproto_arena_init gives the hooks; nodes are freed with the
+ * arena).  max_parts 0 means 10 000.  Returns MAILPROTO_OK or
+ * MAILPROTO_E_INVALID. */
+MAILPROTO_API int mailproto_imap_build_begin(mailproto_imap_builder *b, const mailproto_mem *mem, int item,
+                                             unsigned max_parts);
+
+/* Give it every event of that FETCH item, starting with the item's
+ * EV_OPEN (others are ignored).  Returns MAILPROTO_OK (more needed),
+ * MAILPROTO_EVENT (complete), MAILPROTO_E_PROTOCOL (not a valid
+ * structure), MAILPROTO_E_LIMIT (more than max_parts parts or depth 32) or
+ * MAILPROTO_E_NOMEM. */
+MAILPROTO_API int mailproto_imap_build_feed(mailproto_imap_builder *b, const mailproto_imap_event *ev);
+
+/* The result once complete (NULL before, or for the other kind). */
+MAILPROTO_API const mailproto_imap_envelope *mailproto_imap_build_envelope(const mailproto_imap_builder *b);
+MAILPROTO_API const mailproto_imap_body *mailproto_imap_build_body(const mailproto_imap_builder *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MAILPROTO_IMAP_H */
