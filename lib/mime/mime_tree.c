@@ -745,20 +745,14 @@ int mailproto_mime_size(mailproto_mime *m, uint64_t *size)
     mailproto__writer_reset(m);
     m->w.measure = 1;
     uint64_t total = 0;
-    static const size_t chunk = 16384;
-    unsigned char *scratch = mailproto__alloc(m->mem, chunk);
-    if (!scratch)
-        return MAILPROTO_E_NOMEM;
+    unsigned char scratch[4096]; /* counting sink: nothing is kept */
     for (;;) {
         size_t got = 0;
-        rc = mailproto__writer_read(m, scratch, chunk, &got);
-        if (rc != MAILPROTO_OK)
-            break;
-        if (got == 0)
+        rc = mailproto__writer_read(m, scratch, sizeof scratch, &got);
+        if (rc != MAILPROTO_OK || got == 0)
             break;
         total += got;
     }
-    mailproto__free(m->mem, scratch, chunk);
     total += m->w.computed;
     mailproto__writer_reset(m);
     if (rc != MAILPROTO_OK)
