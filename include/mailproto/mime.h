@@ -184,6 +184,13 @@ MAILPROTO_API int mailproto_mime_part_set_encoding(mailproto_mime_part *p, int c
 MAILPROTO_API int mailproto_mime_part_set_header(mailproto_mime_part *p, const char *name,
                                                  const char *value);
 
+/* The charset label of a text part read from a file or a source (its bytes
+ * are written as they are, not converted).  Without one, such a part must
+ * be UTF-8 (labelled utf-8, or us-ascii when it is all ASCII), else reading
+ * the message fails with MAILPROTO_E_INVALID.  Returns MAILPROTO_OK,
+ * MAILPROTO_E_INVALID (not a text part, a bad name) or MAILPROTO_E_NOMEM. */
+MAILPROTO_API int mailproto_mime_part_set_charset(mailproto_mime_part *p, const char *charset);
+
 /* ---- reading the message out ---- */
 
 /* The message as a source: each read fills the buffer with the next bytes.
