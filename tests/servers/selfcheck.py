@@ -16,6 +16,7 @@ import hmac
 import imaplib
 import os
 import poplib
+import re
 import signal
 import smtplib
 import socket
@@ -336,6 +337,25 @@ def _():
         expect(code == 235, 'answered %d %r' % (code, resp))
 
 
+@check('SMTP SASL through Postfix: SCRAM-SHA-256 (non-ASCII password), SCRAM-SHA-1, XOAUTH2, OAUTHBEARER')
+def _():
+    def login(mech, auth):
+        with smtplib.SMTP_SSL(HOST, SMTPS_PORT, timeout=TIMEOUT, context=ctx()) as s:
+            s.ehlo('selfcheck.test')
+            code, resp = s.auth(mech, auth, initial_response_ok=True)
+            expect(code == 235, '%s answered %d %r' % (mech, code, resp))
+
+    def smtp_style(fn):
+        # smtplib calls authobject() for the initial response and wants text
+        return lambda challenge=None: fn(challenge if challenge is not None else b'').decode('ascii')
+    for h, mech, user, pw in (('sha256', 'SCRAM-SHA-256', USER3, PASS3), ('sha1', 'SCRAM-SHA-1', USER2, PASS2)):
+        sc = Scram(h, user, pw)
+        login(mech, smtp_style(sc))
+        expect(getattr(sc, 'verified', False), '%s: server signature not checked' % mech)
+    login('XOAUTH2', lambda c=None: 'user=%s\x01auth=Bearer %s\x01\x01' % (USER1, PASS1))
+    login('OAUTHBEARER', lambda c=None: 'n,a=%s,\x01auth=Bearer %s\x01\x01' % (USER1, PASS1))
+
+
 BIG = None
 
 
@@ -624,6 +644,32 @@ def _():
         raise AssertionError('a wrong password logged in')
     finally:
         p.close()
+
+
+@check('POP3 APOP: greeting timestamp; APOP after STLS and over implicit TLS (non-ASCII password)')
+def _():
+    p = poplib.POP3(HOST, POP3_PORT, timeout=TIMEOUT)
+    try:
+        expect(re.search(rb'<[^<>@]+@[^<>]+>', p.getwelcome()), 'no APOP timestamp: %r' % p.getwelcome())
+        try:
+            p.apop(USER1, PASS1)
+        except poplib.error_proto:
+            pass
+        else:
+            raise AssertionError('APOP succeeded without TLS')
+    finally:
+        p.close()
+    p = poplib.POP3(HOST, POP3_PORT, timeout=TIMEOUT)
+    try:
+        p.stls(context=ctx())
+        expect(p.apop(USER1, PASS1).startswith(b'+OK'), 'APOP after STLS')
+    finally:
+        p.quit()
+    p = poplib.POP3_SSL(HOST, POP3S_PORT, timeout=TIMEOUT, context=ctx())
+    try:
+        expect(p.apop(USER3, PASS3).startswith(b'+OK'), 'APOP with the non-ASCII password')
+    finally:
+        p.quit()
 
 
 @check('POP3: DELE then QUIT removes the message (STLS and implicit TLS); RSET keeps it')
