@@ -495,22 +495,52 @@ def _():
     login('OAUTHBEARER', lambda _: ('n,a=%s,\x01auth=Bearer %s\x01\x01' % (USER1, PASS1)).encode())
 
 
-@check('IMAP: 25 connections of one user at once (mail_max_userip_connections raised)')
+@check('IMAP: 30 connections of one user at once, half STARTTLS (through the forwarder), half implicit TLS')
 def _():
     conns = []
     try:
-        for _ in range(25):
-            m = imaplib.IMAP4_SSL(HOST, IMAPS_PORT, ssl_context=ctx(), timeout=TIMEOUT)
+        for i in range(30):
+            if i % 2:
+                m = imaplib.IMAP4_SSL(HOST, IMAPS_PORT, ssl_context=ctx(), timeout=TIMEOUT)
+            else:
+                m = imaplib.IMAP4(HOST, IMAP_PORT, timeout=TIMEOUT)
+                m.starttls(ssl_context=ctx())
             conns.append(m)
             m.login(USER1, PASS1)
             typ, _ = m.select('INBOX')
             expect(typ == 'OK', 'SELECT %s on connection %d' % (typ, len(conns)))
+        for m in conns:                     # all still usable
+            typ, _ = m.noop()
+            expect(typ == 'OK', 'NOOP %s' % typ)
     finally:
         for m in conns:
             try:
                 m.logout()
             except Exception:  # noqa: BLE001
                 pass
+
+
+@check('SMTP: 50 messages over one connection, all delivered')
+def _():
+    subject = 'batch %s' % TAG
+    with smtplib.SMTP_SSL(HOST, SMTPS_PORT, timeout=TIMEOUT, context=ctx()) as s:
+        s.login(USER2, PASS2)
+        for i in range(50):
+            msg, _ = message(USER2, 'batch%d' % i, subject)
+            expect(s.sendmail(USER2, [USER2], msg) == {}, 'message %d refused' % i)
+    m = imaplib.IMAP4_SSL(HOST, IMAPS_PORT, ssl_context=ctx(), timeout=TIMEOUT)
+    m.login(USER2, PASS2)
+    deadline = time.monotonic() + DELIVERY_WAIT
+    while True:
+        m.select('INBOX')
+        typ, data = m.uid('SEARCH', 'SUBJECT', '"%s"' % subject)
+        n = len(data[0].split())
+        if n == 50:
+            break
+        expect(n < 50, '%d copies delivered' % n)
+        expect(time.monotonic() < deadline, 'only %d of 50 arrived within %d s' % (n, DELIVERY_WAIT))
+        time.sleep(0.2)
+    m.logout()
 
 
 @check('IMAP: the 6 MiB message and the BDAT message arrived byte for byte')
