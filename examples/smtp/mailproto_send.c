@@ -31,7 +31,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: %s --server URL [--user NAME] --from ADDR --to ADDR [--to ADDR]...\n"
             "          [--cc ADDR]... [--bcc ADDR]... [--subject TEXT] [--text FILE|-]\n"
-            "          [--html FILE] [--attach FILE[;type=TYPE][;name=NAME]]...\n"
+            "          [--html FILE] [--attach FILE[;type=TYPE][;name=NAME][;charset=CS]]...\n"
             "          [--inline FILE;cid=ID[;type=TYPE]]... [--header \"Name: value\"]...\n"
             "          [--charset CHARSET] [--raw FILE|-] [--dsn-notify LIST]\n"
             "          [--dsn-ret full|hdrs] [--require-all] [--progress] [--auth MECH]\n"
@@ -50,7 +50,9 @@ static void usage(FILE *f)
             "Content-ID for the HTML to refer to (cid:ID); --header sets a header (also\n"
             "Message-ID, Date, Reply-To, ...; repeated, it adds another of that name);\n"
             "--charset names the charset the --text and --html files are written in\n"
-            "(default UTF-8), which is also the charset the message declares.\n"
+            "(default UTF-8), which is also the charset the message declares;\n"
+            "FILE;charset=CS labels a text file given to --attach or --inline (its bytes\n"
+            "are sent as they are; without it such a file must be UTF-8).\n"
             "--dsn-notify takes never, or a comma list of success, failure, delay.\n"
             "--pin takes the SHA-256 of the server's public key (SubjectPublicKeyInfo).\n"
             "The password is read from MAILPROTO_PASSWORD or --password-file, an OAuth\n"
@@ -245,20 +247,20 @@ static int read_all(const char *path, char **data, size_t *len)
  * of a known key, each value up to the next one.  buf receives the pieces.
  * Returns 0, or -1 for an empty path or an unknown or repeated key. */
 static int parse_spec(const char *spec, char *buf, size_t cap, const char **path,
-                      const char **type, const char **name, const char **cid)
+                      const char **type, const char **name, const char **cid, const char **cs)
 {
-    static const char *const keys[] = {";type=", ";name=", ";cid="};
+    static const char *const keys[] = {";type=", ";name=", ";cid=", ";charset="};
     size_t n = strlen(spec);
     if (n + 1 > cap)
         return -1;
     memcpy(buf, spec, n + 1);
     *path = buf;
-    *type = *name = *cid = NULL;
+    *type = *name = *cid = *cs = NULL;
     char *p = buf;
     for (;;) {
         char *best = NULL;
         int which = -1;
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 4; k++) {
             char *hit = strstr(p, keys[k]);
             if (hit && (!best || hit < best)) {
                 best = hit;
@@ -269,7 +271,7 @@ static int parse_spec(const char *spec, char *buf, size_t cap, const char **path
             break;
         *best = '\0';
         char *v = best + strlen(keys[which]);
-        const char **slot = which == 0 ? type : which == 1 ? name : cid;
+        const char **slot = which == 0 ? type : which == 1 ? name : which == 2 ? cid : cs;
         if (*slot)
             return -1;
         *slot = v;
@@ -380,16 +382,18 @@ static int compose(mailproto_mime *m, const compose_opts *o)
         size_t n = kind ? o->n_inline : o->n_attach;
         for (size_t i = 0; i < n; i++) {
             char buf[4096];
-            const char *path, *type, *name, *cid;
-            if (parse_spec(list[i], buf, sizeof buf, &path, &type, &name, &cid) != 0 ||
+            const char *path, *type, *name, *cid, *cs;
+            if (parse_spec(list[i], buf, sizeof buf, &path, &type, &name, &cid, &cs) != 0 ||
                 (kind == 0 && cid) || (kind == 1 && !cid)) {
                 fprintf(stderr, "%s: %s takes %s\n", prog, kind ? "--inline" : "--attach",
-                        kind ? "FILE;cid=ID[;type=TYPE][;name=NAME]"
-                             : "FILE[;type=TYPE][;name=NAME]");
+                        kind ? "FILE;cid=ID[;type=TYPE][;name=NAME][;charset=CS]"
+                             : "FILE[;type=TYPE][;name=NAME][;charset=CS]");
                 return 2;
             }
             mailproto_mime_part *part = NULL;
             rc = mailproto_mime_file(m, NULL, type ? type : guess_type(path), name, path, &part);
+            if (rc == MAILPROTO_OK && cs) /* a text file that is not UTF-8 */
+                rc = mailproto_mime_part_set_charset(part, cs);
             if (rc == MAILPROTO_OK && cid)
                 rc = mailproto_mime_part_set_cid(part, cid);
             if (rc == MAILPROTO_OK && kind == 1)

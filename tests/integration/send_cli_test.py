@@ -117,9 +117,11 @@ def main():
     att = bytes(rnd.getrandbits(8) for _ in range(300_000))
     logo = b'\x89PNG\r\n\x1a\n' + bytes(rnd.getrandbits(8) for _ in range(2000))
     csv = b"a,b\r\n1,2\r\n"
+    latin1 = b"Gr\xfc\xdfe aus M\xfcnchen\r\n"
     paths = {}
     for name, data in (('body.txt', text.encode()), ('body.html', html.encode()),
-                       ('data.bin', att), ('logo.png', logo), ('table.csv', csv)):
+                       ('data.bin', att), ('logo.png', logo), ('table.csv', csv),
+                       ('latin1.txt', latin1)):
         paths[name] = os.path.join(tmp, name)
         with open(paths[name], 'wb') as f:
             f.write(data)
@@ -129,7 +131,7 @@ def main():
         '--from', u1, '--to', u2, '--cc', u1, '--subject', subject, '--text', paths['body.txt'],
         '--html', paths['body.html'], '--attach', paths['data.bin'] + ';name=Gr\u00f6\u00dfe Daten.bin',
         '--attach', paths['table.csv'] + ';type=application/octet-stream',
-        '--inline', paths['logo.png'] + ';cid=logo@x', '--header', 'Message-ID: ' + msgid,
+        '--inline', paths['logo.png'] + ';cid=logo@x', '--attach', paths['latin1.txt'] + ';charset=iso-8859-1', '--header', 'Message-ID: ' + msgid,
         '--header', 'X-Mailproto-Test: cli', '--dsn-notify', 'failure,delay', '--dsn-ret', 'hdrs',
         '--progress'], password=p1)
     check(rc == 0, f"compose: exit {rc}, stderr {err!r}")
@@ -152,7 +154,7 @@ def main():
         check(hbody is not None and hbody.get_content().replace('\r\n', '\n') == html,
               "compose: HTML part")
         parts = {p.get_filename(): p for p in m.walk() if p.get_filename()}
-        check(set(parts) == {'Gr\u00f6\u00dfe Daten.bin', 'table.csv', 'logo.png'},
+        check(set(parts) == {'Gr\u00f6\u00dfe Daten.bin', 'table.csv', 'logo.png', 'latin1.txt'},
               f"compose: attachment names {sorted(parts)}")
         if 'Gr\u00f6\u00dfe Daten.bin' in parts:
             p = parts['Gr\u00f6\u00dfe Daten.bin']
@@ -160,6 +162,10 @@ def main():
                   "compose: attachment bytes")
         if 'table.csv' in parts:
             check(parts['table.csv'].get_payload(decode=True) == csv, "compose: csv bytes")
+        if 'latin1.txt' in parts:
+            p = parts['latin1.txt']
+            check(p.get_content_type() == 'text/plain' and p.get_content_charset() == 'iso-8859-1'
+                  and p.get_payload(decode=True) == latin1, "compose: Latin-1 text attachment")
         if 'logo.png' in parts:
             p = parts['logo.png']
             check(p.get_payload(decode=True) == logo and p['Content-ID'] == '<logo@x>'
@@ -225,6 +231,12 @@ def main():
     rc, out, err = run(common(user=u1) + ['--from', u1, '--to', u2, '--attach', os.path.join(tmp, 'nope')],
                        password=p1)
     check(rc == 1 and err.startswith('mailproto-send: '), f"missing attachment: exit {rc}, stderr {err!r}")
+
+    # exit 1: a text attachment that is not UTF-8 and not labelled
+    rc, out, err = run(common(user=u1) + ['--from', u1, '--to', u2, '--attach', paths['latin1.txt']],
+                       password=p1)
+    check(rc == 1 and err.startswith('mailproto-send: ') and out == '',
+          f"unlabelled Latin-1 attachment: exit {rc}, stderr {err!r}")
 
     for f in os.listdir(tmp):
         os.unlink(os.path.join(tmp, f))
