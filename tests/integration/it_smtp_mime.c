@@ -254,7 +254,10 @@ static void send_one(int implicit_tls)
         env.n_rcpt = 1;
         mailproto_mime_size(m, &env.size);
         mailproto_smtp_result res;
+        uint64_t t0 = mailproto_clock_monotonic_ms(NULL);
         rc = mailproto_smtp_send(s, &env, mailproto_mime_source(m), &res);
+        it_log("%s: %llu bytes sent in %llu ms", how, (unsigned long long)env.size,
+               (unsigned long long)(mailproto_clock_monotonic_ms(NULL) - t0));
         IT_CHECK(rc == MAILPROTO_OK, "%s: send %s (%d %s %s)", how, mailproto_errname(rc),
                  mailproto_smtp_last_reply(s)->code, mailproto_smtp_last_reply(s)->enhanced,
                  mailproto_smtp_last_reply(s)->text);

@@ -187,11 +187,26 @@ def main():
         check(got.replace(b'\n', b'\r\n').endswith(raw_msg), "raw: delivered bytes differ")
 
     # exit 3: one known and one unknown recipient
+    pid = new_id('partial')
     rc, out, err = run(common(user=u1) + ['--from', u1, '--to', u2, '--to', unknown, '--subject',
-                                          'partial', '--header', 'Message-ID: ' + new_id('partial')],
+                                          'partial', '--header', 'Message-ID: ' + pid,
+                                          '--trace'],
                        password=p1)
     lines = out.splitlines()
     check(rc == 3, f"partial: exit {rc}, stderr {err!r}")
+    # --trace: the protocol on stderr, SIZE= from the MIME builder's measure, no password
+    size = re.search(r'^C: MAIL FROM:<' + re.escape(u1) + r'> SIZE=(\d+)', err, re.M)
+    check(size is not None and int(size.group(1)) > 200, f"--trace: no MAIL FROM with SIZE= in {err[:2000]!r}")
+    check(p1 not in err and '<redacted>' in err, "--trace: the credential is not redacted")
+    got = find_delivered(u2, pid)
+    if check(got is not None, "partial: not delivered to the known recipient") and size:
+        # SIZE= is the exact size: the delivered message (CRLF) less the servers' trace headers
+        crlf = got.replace(b'\n', b'\r\n')
+        start = 0
+        while re.match(rb'(Return-Path|Delivered-To|Received):|[ \t]', crlf[start:start + 20], re.I):
+            start = crlf.index(b'\r\n', start) + 2
+        check(len(crlf) - start == int(size.group(1)),
+              f"SIZE={size.group(1)} but the message has {len(crlf) - start} bytes")
     check(len(lines) == 2 and re.fullmatch(re.escape(u2) + r' accepted 250 2\.1\.5', lines[0]) is not None
           and re.match(re.escape(unknown) + r' refused 550 5\.1\.1 \S', lines[1]) is not None,
           f"partial: stdout {out!r}")
