@@ -195,8 +195,9 @@ MAILPROTO_API int mailproto_rfc2047_decode(const char *in, size_t n, char *out, 
 /* Write one MIME parameter as it goes after a header value:
  * "; name=value", or ";" CRLF SP "name=value" when it does not fit the
  * 78-column line starting at *col (updated).  A token value is written as
- * is, other ASCII as a quoted-string, and a value that is non-ASCII (UTF-8)
- * or too long for one line as RFC 2231 (name*=UTF-8''%XX.. or continuations
+ * is, other ASCII as a quoted-string, and a value that is non-ASCII (UTF-8),
+ * holds "=?" (readers would take it for RFC 2047) or is too long for one
+ * line as RFC 2231 (name*=UTF-8''%XX.. or continuations
  * name*0*=, name*1*=, ... at character boundaries, one per line).
  * Returns MAILPROTO_OK, MAILPROTO_E_INVALID (CR/LF/NUL, bad UTF-8, bad name)
  * or MAILPROTO_E_LIMIT (cap too small; *out_len gets what is needed). */

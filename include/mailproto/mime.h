@@ -98,7 +98,9 @@ MAILPROTO_API int mailproto_mime_set_hostname(mailproto_mime *m, const char *hos
  * Returns MAILPROTO_OK, MAILPROTO_E_INVALID (CR, LF or NUL anywhere, a bad
  * name, a bad address, not UTF-8, a reserved header), MAILPROTO_E_UNSUPPORTED
  * (a non-ASCII domain without libidn2, or a non-ASCII local part without
- * MAILPROTO_MIME_UTF8_HEADERS) or MAILPROTO_E_NOMEM. */
+ * MAILPROTO_MIME_UTF8_HEADERS), MAILPROTO_E_LIMIT (a Message-ID, In-Reply-To
+ * or References word that cannot be folded within 998 octets) or
+ * MAILPROTO_E_NOMEM.  mailproto_mime_last_error() says which. */
 MAILPROTO_API int mailproto_mime_set_header(mailproto_mime *m, const char *name, const char *value);
 
 /* Like mailproto_mime_set_header, but adds one more header of that name
@@ -142,10 +144,12 @@ MAILPROTO_API int mailproto_mime_data(mailproto_mime *m, mailproto_mime_part *pa
                                       const char *type, const char *filename, const void *data,
                                       size_t len, mailproto_mime_part **out);
 
-/* A part read from a file when the message is read out (opened once to
- * choose the encoding, and again for each pass).  filename NULL uses the
- * file's base name.  Returns MAILPROTO_E_UNSUPPORTED in builds without
- * file access. */
+/* A part read from a file.  The file is opened here (a missing file is
+ * MAILPROTO_E_IO now, not later), kept open until mailproto_mime_free, and
+ * read from its start to choose the encoding and again for each pass.
+ * filename NULL uses the file's base name.  Returns MAILPROTO_OK,
+ * MAILPROTO_E_INVALID, MAILPROTO_E_IO, MAILPROTO_E_NOMEM, or
+ * MAILPROTO_E_UNSUPPORTED in builds without file access. */
 MAILPROTO_API int mailproto_mime_file(mailproto_mime *m, mailproto_mime_part *parent,
                                       const char *type, const char *filename, const char *path,
                                       mailproto_mime_part **out);

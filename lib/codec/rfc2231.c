@@ -72,7 +72,7 @@ int mailproto_rfc2231_encode(const char *name, const char *value, size_t n, size
     if (!name || !col || (!value && n) || (!out && cap))
         return MAILPROTO_E_INVALID;
     size_t nl = strlen(name);
-    if (!nl || nl > 60)
+    if (!nl || nl > 40) /* leaves room on a line for "*NNNNN*=UTF-8''" and text */
         return MAILPROTO_E_INVALID;
     for (size_t i = 0; i < nl; i++)
         if (!is_attr_char((unsigned char)name[i]))

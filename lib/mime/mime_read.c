@@ -464,8 +464,9 @@ static void on_delimiter(mailproto_mime_reader *r, size_t level, int closing, ui
     r->fb_active = 0;
 }
 
-/* A whole body line is in lb (without its line break): a delimiter? */
-static int check_line(mailproto_mime_reader *r, uint64_t line_end)
+/* Is the line in lb (without its line break) a delimiter of an open
+ * multipart?  *level and *closing tell which. */
+static int match_line(const mailproto_mime_reader *r, size_t *level, int *closing)
 {
     if (r->lb_over || r->lb_len < 3 || r->lb[0] != '-' || r->lb[1] != '-' || r->depth == 0)
         return 0;
@@ -475,22 +476,66 @@ static int check_line(mailproto_mime_reader *r, uint64_t line_end)
     for (size_t k = r->depth; k-- > 0;) {
         const rpart *m = &r->parts[r->stack[k]];
         if (n == 2 + m->blen && memcmp(r->lb + 2, m->boundary, m->blen) == 0) {
-            on_delimiter(r, k, 0, line_end);
+            *level = k;
+            *closing = 0;
             return 1;
         }
         if (n == 4 + m->blen && memcmp(r->lb + 2, m->boundary, m->blen) == 0 &&
             r->lb[n - 1] == '-' && r->lb[n - 2] == '-') {
-            on_delimiter(r, k, 1, line_end);
+            *level = k;
+            *closing = 1;
             return 1;
         }
     }
     return 0;
 }
 
+static int check_line(mailproto_mime_reader *r, uint64_t line_end)
+{
+    size_t level;
+    int closing;
+    if (!match_line(r, &level, &closing))
+        return 0;
+    on_delimiter(r, level, closing, line_end);
+    return 1;
+}
+
 /* ---- feeding ---- */
 
 static void head_byte(mailproto_mime_reader *r, unsigned char c)
 {
+    if (r->line_start && c != '\n') {
+        r->line_off = r->off; /* a new header line starts here */
+        r->lb_len = 0;
+        r->lb_over = 0;
+    }
+    if (c != '\n') {
+        if (r->lb_len < BMAX)
+            r->lb[r->lb_len++] = (char)c;
+        else
+            r->lb_over = 1;
+    }
+    if (c == '\n' && !r->line_start && r->depth && r->lb_len >= 3 && r->lb[0] == '-' &&
+        r->lb[1] == '-') {
+        /* a delimiter where a header was expected: the headers (and an
+         * empty body) end before it */
+        if (r->lb_len && r->lb[r->lb_len - 1] == '\r' && !r->lb_over)
+            r->lb_len--;
+        size_t level;
+        int closing;
+        if (match_line(r, &level, &closing)) {
+            headers_done(r, r->line_off);
+            r->prev_eol = 0;
+            on_delimiter(r, level, closing, r->off + 1);
+            if (r->state == R_BODY) {
+                r->line_off = r->off + 1;
+                r->lb_len = 0;
+                r->lb_over = 0;
+                r->body_cr = 0;
+            }
+            return;
+        }
+    }
     if (c == '\n') {
         /* end of a header line */
         if (r->line_start) {

@@ -161,7 +161,7 @@ static const char text_html[] = "<html><body><p>Hello <b>world</b> \xc3\xa9</p>"
 static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
                                     'I',  'H', 'D', 'R', 0,    0,    0,    1,    0, 0, 0, 1};
 
-#define N_CASES 10
+#define N_CASES 11
 
 /* Build case k into *out (owned by the caller with ctx) and describe it. */
 static void case_build(int k, case_ctx *c, mailproto_mime **out, case_expect *e, int big)
@@ -351,6 +351,17 @@ static void case_build(int k, case_ctx *c, mailproto_mime **out, case_expect *e,
         e->parts[e->n_parts++] = (case_part){.type = "text/plain", .text = "inner text\n"};
         e->parts[e->n_parts++] = (case_part){.type = "application/octet-stream", .filename = "in.bin",
                                              .data = "\xff\x00", .len = 2};
+        break;
+    case 10: /* RFC 6532: UTF-8 headers, 8bit text */
+        e->name = "utf8headers";
+        e->subject = "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln \xe2\x80\x94 \xe6\x97\xa5\xe6\x9c\xac";
+        e->utf8_headers = 1;
+        CHECK(mailproto_mime_set_options(m, MAILPROTO_MIME_UTF8_HEADERS | MAILPROTO_MIME_8BIT));
+        CHECK(mailproto_mime_set_subject(m, e->subject));
+        CHECK(mailproto_mime_set_header(m, "To", "J\xc3\xb6rg M\xc3\xbcller <j\xc3\xb6rg@b\xc3\xbc" "cher.example>"));
+        e->to[0] = (case_addr){"J\xc3\xb6rg M\xc3\xbcller", "j\xc3\xb6rg@b\xc3\xbc" "cher.example"};
+        CHECK(mailproto_mime_add_text(m, "text/plain", "K\xc3\xb6ln \xe2\x80\x94 8bit text\n"));
+        e->parts[e->n_parts++] = (case_part){.type = "text/plain", .text = "K\xc3\xb6ln \xe2\x80\x94 8bit text\n"};
         break;
     default: /* 9: charsets: Latin-1 input, and an ISO-8859-1 text part out */
         e->name = "charsets";

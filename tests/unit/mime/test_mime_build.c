@@ -385,6 +385,75 @@ static void read_once_sources(void **state)
     mailproto_mime_free(m);
 }
 
+typedef struct again_src {
+    gen_src g;
+    int flip;
+    mailproto_source src;
+} again_src;
+
+static int again_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+    again_src *a = ctx;
+    *got = 0;
+    if (++a->flip % 3 != 0) /* two AGAINs before each chunk */
+        return MAILPROTO_AGAIN;
+    return gen_read(&a->g, buf, cap, got);
+}
+
+static void again_passes_through(void **state)
+{
+    (void)state;
+    /* a non-blocking part source: AGAIN reaches the reader of the message,
+     * which calls again later and gets the same bytes as without it */
+    uint32_t seed = 13;
+    mailproto_mime *m = simple(&seed);
+    again_src a;
+    memset(&a, 0, sizeof a);
+    gen_init(&a.g, 5, 20000, 0);
+    a.src.read = again_read;
+    a.src.ctx = &a;
+    a.src.size = 20000;
+    mailproto_mime_part *p;
+    assert_int_equal(mailproto_mime_source_part(m, NULL, "application/octet-stream", "x.bin", &a.src, &p), 0);
+    assert_int_equal(mailproto_mime_part_set_encoding(p, MAILPROTO_CTE_BASE64), 0);
+    uint64_t size;
+    assert_int_equal(mailproto_mime_size(m, &size), 0);
+    mailproto_source *s = mailproto_mime_source(m);
+    outbuf o = {0};
+    unsigned char buf[1000];
+    size_t got, agains = 0;
+    for (;;) {
+        int rc = mailproto_source_read(s, buf, sizeof buf, &got);
+        if (rc == MAILPROTO_AGAIN) {
+            agains++;
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        if (!got)
+            break;
+        out_write(&o, buf, got);
+    }
+    assert_true(agains > 0);
+    assert_int_equal(o.len, size);
+    mailproto_mime_reader *r;
+    assert_int_equal(mailproto_mime_reader_new(&r, NULL, NULL), 0);
+    assert_int_equal(mailproto_mime_reader_parse(r, o.p, o.len), 0);
+    gen_src ref;
+    gen_init(&ref, 5, 20000, 1);
+    unsigned char want[20000];
+    size_t wl;
+    gen_read(&ref, want, sizeof want, &wl);
+    outbuf dec = {0};
+    mailproto_sink sk = {out_write, &dec};
+    assert_int_equal(mailproto_mime_reader_decode(r, 1, o.p, o.len, 0, &sk), 0);
+    assert_int_equal(dec.len, 20000);
+    assert_memory_equal(dec.p, want, 20000);
+    free(dec.p);
+    free(o.p);
+    mailproto_mime_reader_free(r);
+    mailproto_mime_free(m);
+}
+
 static size_t peak_for(size_t len, size_t *live_after)
 {
     test_alloc a;
@@ -587,6 +656,7 @@ int main(void)
         cmocka_unit_test(empty_multipart_is_an_error),
         cmocka_unit_test(text_charset_labels),
         cmocka_unit_test(read_once_sources),
+        cmocka_unit_test(again_passes_through),
         cmocka_unit_test(constant_memory),
         cmocka_unit_test(allocation_failures),
         cmocka_unit_test(headers_utf8_and_idn),

@@ -305,6 +305,19 @@ static void malformed(void **state)
     assert_int_equal(mailproto_mime_reader_part(r, 0)->truncated, 0);
     mailproto_mime_reader_free(r);
 
+    /* a delimiter where headers were expected (no empty line): the part is empty */
+    const char *m4b = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                      "--b\r\nContent-Type: text/plain\r\n--b\r\n\r\nsecond\r\n"
+                      "--b\r\nContent-Type: message/rfc822\r\n--b--\r\n";
+    r = parse_str(m4b, strlen(m4b));
+    assert_int_equal(mailproto_mime_reader_count(r), 5);
+    assert_int_equal(mailproto_mime_reader_part(r, 1)->body_off, mailproto_mime_reader_part(r, 1)->body_end);
+    assert_string_equal(decode_str(r, 2, m4b, 0, &rc), "second");
+    assert_string_equal(mailproto_mime_reader_part(r, 3)->type, "message/rfc822");
+    assert_int_equal(mailproto_mime_reader_part(r, 4)->parent, 3);
+    assert_int_equal(mailproto_mime_reader_part(r, 0)->truncated, 0);
+    mailproto_mime_reader_free(r);
+
     /* bad base64 and quoted-printable: decoded as far as possible */
     const char *m5 = "Content-Transfer-Encoding: base64\r\n\r\nSGVs*bG8h\r\n!!!\r\nIQ==garbage=\r\n";
     r = parse_str(m5, strlen(m5));
