@@ -8,8 +8,28 @@
 #define MAILPROTO_CODEC_INTERNAL_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <mailproto/codec.h>
+
+/* Upper-case hex digits for %XX and =XX escapes. */
+#define MAILPROTO__HEX_UP "0123456789ABCDEF"
+
+/* An output buffer that keeps counting past its capacity, so a caller
+ * learns the size it needs from one dry run. */
+typedef struct mailproto__outbuf {
+    char *p;
+    size_t cap, len;
+} mailproto__outbuf;
+
+static inline void mailproto__out_put(mailproto__outbuf *o, const void *s, size_t n)
+{
+    if (o->len <= o->cap && n <= o->cap - o->len)
+        memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static inline void mailproto__out_putc(mailproto__outbuf *o, char c) { mailproto__out_put(o, &c, 1); }
 
 /* Canonical charset identifiers. */
 enum {

@@ -9,8 +9,7 @@
 #include <mailproto/codec.h>
 
 #include "../core/internal.h"
-
-static const char hex_up[16] = "0123456789ABCDEF";
+#include "codec_internal.h"
 
 /* Content of a line before the soft break '=': 75 characters. */
 #define QP_ROOM 75u
@@ -46,7 +45,7 @@ static char *put_token(mailproto_qp_enc *e, char *o, const char *tok, unsigned l
 
 static char *put_encoded(mailproto_qp_enc *e, char *o, unsigned char c)
 {
-    char t[3] = {'=', hex_up[c >> 4], hex_up[c & 15]};
+    char t[3] = {'=', MAILPROTO__HEX_UP[c >> 4], MAILPROTO__HEX_UP[c & 15]};
     return put_token(e, o, t, 3);
 }
 
@@ -181,7 +180,7 @@ int mailproto_qp_dec_update(mailproto_qp_dec *d, const char *in, size_t n, void 
                 i++;
             } else {
                 *o++ = '=';
-                *o++ = (unsigned char)hex_up[d->hi];
+                *o++ = (unsigned char)MAILPROTO__HEX_UP[d->hi];
             }
             d->state = D_TEXT;
             break;
@@ -224,7 +223,7 @@ int mailproto_qp_dec_final(mailproto_qp_dec *d, void *out, size_t *out_len)
         *o++ = '=';
     } else if (d->state == D_EQ_HEX) {
         *o++ = '=';
-        *o++ = (unsigned char)hex_up[d->hi];
+        *o++ = (unsigned char)MAILPROTO__HEX_UP[d->hi];
     } else if (d->state == D_EQ_WS) {
         /* "=" and whitespace at the very end: a soft break without CRLF */
     }

@@ -23,22 +23,6 @@
 #define OVERHEAD 12u /* "=?UTF-8?B?" + "?=" */
 #define MIN_ROOM 28u /* a word this long always holds one character */
 
-static const char hex_up[16] = "0123456789ABCDEF";
-
-typedef struct outbuf {
-    char *p;
-    size_t cap, len;
-} outbuf;
-
-static void put(outbuf *o, const void *s, size_t n)
-{
-    if (o->len <= o->cap && n <= o->cap - o->len)
-        memcpy(o->p + o->len, s, n);
-    o->len += n; /* counts on past cap: the caller learns the size needed */
-}
-
-static void putc_(outbuf *o, char c) { put(o, &c, 1); }
-
 static int q_safe(unsigned char c)
 {
     return mailproto__is_alpha(c) || mailproto__is_digit(c) || c == '!' || c == '*' ||
@@ -67,7 +51,7 @@ int mailproto__rfc2047_encode_w(const char *utf8, size_t n, size_t col, size_t l
     for (size_t i = 0; i < n; i++)
         if (s[i] == '\r' || s[i] == '\n' || s[i] == 0)
             return MAILPROTO_E_INVALID;
-    outbuf o = {out, cap, 0};
+    mailproto__outbuf o = {out, cap, 0};
     size_t pos = 0;
     int first = 1;
     while (pos < n) {
@@ -75,18 +59,18 @@ int mailproto__rfc2047_encode_w(const char *utf8, size_t n, size_t col, size_t l
         if (first) {
             limit = col < line_max ? line_max - col : 0;
             if (limit < MIN_ROOM) {
-                put(&o, "\r\n ", 3);
+                mailproto__out_put(&o, "\r\n ", 3);
                 col = 1;
                 limit = line_max - 1;
             }
         } else {
             limit = col + 1 < line_max ? line_max - col - 1 : 0;
             if (limit < MIN_ROOM) {
-                put(&o, "\r\n ", 3);
+                mailproto__out_put(&o, "\r\n ", 3);
                 col = 1;
                 limit = line_max - 1;
             } else {
-                putc_(&o, ' ');
+                mailproto__out_putc(&o, ' ');
                 col++;
             }
         }
@@ -114,28 +98,28 @@ int mailproto__rfc2047_encode_w(const char *utf8, size_t n, size_t col, size_t l
             p += l;
         }
         if (bbytes > qbytes || (bbytes == qbytes && (bbytes + 2) / 3 * 4 < qlen)) {
-            put(&o, "=?UTF-8?B?", 10);
+            mailproto__out_put(&o, "=?UTF-8?B?", 10);
             char tmp[80];
             size_t w;
             (void)mailproto_base64_encode(s + pos, bbytes, tmp, sizeof tmp, &w);
-            put(&o, tmp, w);
-            put(&o, "?=", 2);
+            mailproto__out_put(&o, tmp, w);
+            mailproto__out_put(&o, "?=", 2);
             col += OVERHEAD + w;
             pos += bbytes;
         } else {
-            put(&o, "=?UTF-8?Q?", 10);
+            mailproto__out_put(&o, "=?UTF-8?Q?", 10);
             for (size_t k = pos; k < pos + qbytes; k++) {
                 unsigned char c = s[k];
                 if (c == ' ') {
-                    putc_(&o, '_');
+                    mailproto__out_putc(&o, '_');
                 } else if (q_safe(c)) {
-                    putc_(&o, (char)c);
+                    mailproto__out_putc(&o, (char)c);
                 } else {
-                    char t[3] = {'=', hex_up[c >> 4], hex_up[c & 15]};
-                    put(&o, t, 3);
+                    char t[3] = {'=', MAILPROTO__HEX_UP[c >> 4], MAILPROTO__HEX_UP[c & 15]};
+                    mailproto__out_put(&o, t, 3);
                 }
             }
-            put(&o, "?=", 2);
+            mailproto__out_put(&o, "?=", 2);
             col += OVERHEAD + qlen;
             pos += qbytes;
         }
@@ -159,28 +143,28 @@ typedef struct pend {
 } pend;
 
 /* Emit bytes that should be UTF-8; invalid bytes become U+FFFD. */
-static void put_utf8_lenient(outbuf *o, const unsigned char *p, size_t n)
+static void put_utf8_lenient(mailproto__outbuf *o, const unsigned char *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         if (p[i] < 0x80) {
-            putc_(o, (char)p[i]);
+            mailproto__out_putc(o, (char)p[i]);
             i++;
             continue;
         }
         size_t l = mailproto__utf8_seq(p + i, n - i);
         if (l) {
-            put(o, p + i, l);
+            mailproto__out_put(o, p + i, l);
             i += l;
         } else {
-            put(o, "\xEF\xBF\xBD", 3);
+            mailproto__out_put(o, "\xEF\xBF\xBD", 3);
             i++;
         }
     }
 }
 
 /* End the current run of same-charset words. */
-static void pend_flush(outbuf *o, pend *pd)
+static void pend_flush(mailproto__outbuf *o, pend *pd)
 {
     if (!pd->open)
         return;
@@ -188,13 +172,13 @@ static void pend_flush(outbuf *o, pend *pd)
         char tmp[MAILPROTO__CONV_BOUND(0)];
         size_t got = 0;
         (void)mailproto__conv_feed(&pd->conv, "", 0, tmp, &got, 1);
-        put(o, tmp, got);
+        mailproto__out_put(o, tmp, got);
         mailproto__conv_close(&pd->conv);
     }
     pd->open = 0;
 }
 
-static void pend_add(outbuf *o, pend *pd, const unsigned char *p, size_t n)
+static void pend_add(mailproto__outbuf *o, pend *pd, const unsigned char *p, size_t n)
 {
     if (!pd->open) {
         pd->open = 1;
@@ -209,7 +193,7 @@ static void pend_add(outbuf *o, pend *pd, const unsigned char *p, size_t n)
         char tmp[MAILPROTO__CONV_BOUND(256)];
         size_t take = MAILPROTO__MIN(n, (size_t)256), got = 0;
         (void)mailproto__conv_feed(&pd->conv, p, take, tmp, &got, 0);
-        put(o, tmp, got);
+        mailproto__out_put(o, tmp, got);
         p += take;
         n -= take;
     }
@@ -274,7 +258,7 @@ int mailproto_rfc2047_decode(const char *in, size_t n, char *out, size_t cap, si
     *out_len = 0;
     if ((!in && n) || (!out && cap))
         return MAILPROTO_E_INVALID;
-    outbuf o = {out, cap, 0};
+    mailproto__outbuf o = {out, cap, 0};
     pend pd;
     memset(&pd, 0, sizeof pd);
     size_t i = 0;

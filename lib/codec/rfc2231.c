@@ -17,20 +17,6 @@
 #define MAX_SECTIONS 256u
 #define RAW_MAX 4096u
 
-static const char hex_up[16] = "0123456789ABCDEF";
-
-typedef struct outbuf {
-    char *p;
-    size_t cap, len;
-} outbuf;
-
-static void put(outbuf *o, const void *s, size_t n)
-{
-    if (o->len <= o->cap && n <= o->cap - o->len)
-        memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
 static int is_tspecial(int c) { return c && strchr("()<>@,;:\\\"/[]?=", c) != NULL; }
 
 static int is_token(int c) { return c > 32 && c < 127 && !is_tspecial(c); }
@@ -40,23 +26,23 @@ static int is_attr_char(int c) { return is_token(c) && c != '*' && c != '\'' && 
 /* characters of one quoted-string character ("\x" for '"' and '\') */
 static size_t q_cost(unsigned char c) { return (c == '"' || c == '\\') ? 2 : 1; }
 
-static void put_quoted(outbuf *o, const unsigned char *s, size_t n)
+static void put_quoted(mailproto__outbuf *o, const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"' || s[i] == '\\')
-            put(o, "\\", 1);
-        put(o, s + i, 1);
+            mailproto__out_put(o, "\\", 1);
+        mailproto__out_put(o, s + i, 1);
     }
 }
 
-static void put_pct(outbuf *o, const unsigned char *s, size_t n)
+static void put_pct(mailproto__outbuf *o, const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (is_attr_char(s[i])) {
-            put(o, s + i, 1);
+            mailproto__out_put(o, s + i, 1);
         } else {
-            char t[3] = {'%', hex_up[s[i] >> 4], hex_up[s[i] & 15]};
-            put(o, t, 3);
+            char t[3] = {'%', MAILPROTO__HEX_UP[s[i] >> 4], MAILPROTO__HEX_UP[s[i] & 15]};
+            mailproto__out_put(o, t, 3);
         }
     }
 }
@@ -96,30 +82,30 @@ int mailproto_rfc2231_encode(const char *name, const char *value, size_t n, size
     for (size_t i = 0; i + 1 < n; i++)
         if (v[i] == '=' && v[i + 1] == '?')
             ascii = 0;
-    outbuf o = {out, cap, 0};
+    mailproto__outbuf o = {out, cap, 0};
     size_t c = *col;
     /* one piece: name=value or name*=UTF-8''... */
     size_t single = ascii ? nl + 1 + (token ? n : qlen) : nl + 2 + 7 + plen;
     if (single + 2 <= LINE) {
         if (c + 2 + single + 1 <= LINE) {
-            put(&o, "; ", 2);
+            mailproto__out_put(&o, "; ", 2);
             c += 2;
         } else {
-            put(&o, ";\r\n ", 4);
+            mailproto__out_put(&o, ";\r\n ", 4);
             c = 1;
         }
-        put(&o, name, nl);
+        mailproto__out_put(&o, name, nl);
         if (ascii) {
-            put(&o, "=", 1);
+            mailproto__out_put(&o, "=", 1);
             if (token) {
-                put(&o, v, n);
+                mailproto__out_put(&o, v, n);
             } else {
-                put(&o, "\"", 1);
+                mailproto__out_put(&o, "\"", 1);
                 put_quoted(&o, v, n);
-                put(&o, "\"", 1);
+                mailproto__out_put(&o, "\"", 1);
             }
         } else {
-            put(&o, "*=UTF-8''", 9);
+            mailproto__out_put(&o, "*=UTF-8''", 9);
             put_pct(&o, v, n);
         }
         c += single;
@@ -127,19 +113,19 @@ int mailproto_rfc2231_encode(const char *name, const char *value, size_t n, size
         /* continuations, one section per line, at character boundaries */
         size_t pos = 0, k = 0;
         while (pos < n) {
-            put(&o, ";\r\n ", 4);
+            mailproto__out_put(&o, ";\r\n ", 4);
             c = 1;
             char num[24];
             size_t numl = mailproto__fmt(num, sizeof num, "*%zu", k);
-            put(&o, name, nl);
-            put(&o, num, numl);
+            mailproto__out_put(&o, name, nl);
+            mailproto__out_put(&o, num, numl);
             size_t head = nl + numl + (ascii ? 2 : 2 + (k == 0 ? 7 : 0));
             if (ascii) {
-                put(&o, "=\"", 2);
+                mailproto__out_put(&o, "=\"", 2);
             } else {
-                put(&o, "*=", 2);
+                mailproto__out_put(&o, "*=", 2);
                 if (k == 0)
-                    put(&o, "UTF-8''", 7);
+                    mailproto__out_put(&o, "UTF-8''", 7);
             }
             size_t room = LINE - 2 - head - (ascii ? 1 : 0); /* ';' may follow */
             size_t used = 0, end = pos;
@@ -155,7 +141,7 @@ int mailproto_rfc2231_encode(const char *name, const char *value, size_t n, size
             }
             if (ascii) {
                 put_quoted(&o, v + pos, end - pos);
-                put(&o, "\"", 1);
+                mailproto__out_put(&o, "\"", 1);
             } else {
                 put_pct(&o, v + pos, end - pos);
             }
@@ -316,16 +302,16 @@ static size_t ext_value(const char *s, const param *p, int first, char *charset,
     return pct_decode(s, a, e, raw, len, cap);
 }
 
-static void emit_lenient(outbuf *o, const unsigned char *p, size_t n)
+static void emit_lenient(mailproto__outbuf *o, const unsigned char *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         size_t l = p[i] < 0x80 ? 1 : mailproto__utf8_seq(p + i, n - i);
         if (l) {
-            put(o, p + i, l);
+            mailproto__out_put(o, p + i, l);
             i += l;
         } else {
-            put(o, "\xEF\xBF\xBD", 3);
+            mailproto__out_put(o, "\xEF\xBF\xBD", 3);
             i++;
         }
     }
@@ -377,7 +363,7 @@ int mailproto_param_get(const char *hvalue, size_t n, const char *name, char *ou
     unsigned char raw[RAW_MAX];
     size_t len = 0;
     char charset[48] = "";
-    outbuf o = {out, cap, 0};
+    mailproto__outbuf o = {out, cap, 0};
     if (have_ext || have_sec0) {
         if (have_ext) {
             len = ext_value(s, &ext, 1, charset, sizeof charset, raw, 0, sizeof raw);
@@ -412,7 +398,7 @@ int mailproto_param_get(const char *hvalue, size_t n, const char *name, char *ou
             while (off < len || off == 0) {
                 size_t take = MAILPROTO__MIN(len - off, (size_t)512), got = 0;
                 (void)mailproto__conv_feed(&c, raw + off, take, tmp, &got, off + take == len);
-                put(&o, tmp, got);
+                mailproto__out_put(&o, tmp, got);
                 off += take;
                 if (take == 0)
                     break;
@@ -431,7 +417,7 @@ int mailproto_param_get(const char *hvalue, size_t n, const char *name, char *ou
             char tmp[RAW_MAX * 3 + 8];
             size_t got = 0;
             (void)mailproto_rfc2047_decode((const char *)raw, len, tmp, sizeof tmp, &got);
-            put(&o, tmp, MAILPROTO__MIN(got, sizeof tmp));
+            mailproto__out_put(&o, tmp, MAILPROTO__MIN(got, sizeof tmp));
         } else {
             emit_lenient(&o, raw, len);
         }

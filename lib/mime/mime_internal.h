@@ -10,6 +10,7 @@
 #include <mailproto/mime.h>
 
 #include "../codec/codec_internal.h"
+#include "../core/crypto.h"
 #include "../core/internal.h"
 
 /* ---- a growable string, allocated while the message is built ---- */
@@ -77,9 +78,9 @@ int mailproto__hdr_name_ok(const char *s);
 int mailproto__idna(const char *domain, char *out, size_t cap);
 
 /* ---- OS glue (mime_os.c): the only file that touches time, randomness
- * and files; stubs return MAILPROTO_E_UNSUPPORTED in builds without an OS. */
+ * and files; stubs return MAILPROTO_E_UNSUPPORTED in builds without an OS.
+ * Random bytes come from mailproto__random (core/crypto.h). */
 int64_t mailproto__mime_os_time(void *ctx, int *tz_minutes);
-int mailproto__mime_os_random(void *ctx, void *buf, size_t n);
 /* A file as a rewindable source; *handle is closed by _file_close. */
 int mailproto__file_open(const char *path, mailproto_source *src, uint64_t *size);
 void mailproto__file_close(mailproto_source *src);

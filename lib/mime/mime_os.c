@@ -20,7 +20,6 @@ const char *mailproto__basename(const char *path)
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,22 +34,6 @@ int64_t mailproto__mime_os_time(void *ctx, int *tz_minutes)
     return (int64_t)t;
 }
 
-int mailproto__mime_os_random(void *ctx, void *buf, size_t n)
-{
-    (void)ctx;
-    unsigned char *p = buf;
-    while (n) {
-        ssize_t r = getrandom(p, n, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return MAILPROTO_E_UNSUPPORTED;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return MAILPROTO_OK;
-}
 
 static int file_read(void *ctx, void *buf, size_t cap, size_t *got)
 {
@@ -105,11 +88,6 @@ int64_t mailproto__mime_os_time(void *ctx, int *tz_minutes)
     return 0;
 }
 
-int mailproto__mime_os_random(void *ctx, void *buf, size_t n)
-{
-    (void)ctx; (void)buf; (void)n;
-    return MAILPROTO_E_UNSUPPORTED;
-}
 
 int mailproto__file_open(const char *path, mailproto_source *src, uint64_t *size)
 {

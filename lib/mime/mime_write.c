@@ -461,7 +461,7 @@ static int random_chars(mailproto_mime *m, char *out, size_t nchars)
     unsigned char r[32];
     if (nchars > sizeof r)
         nchars = sizeof r;
-    int rc = m->rnd ? m->rnd(m->rnd_ctx, r, nchars) : mailproto__mime_os_random(NULL, r, nchars);
+    int rc = m->rnd ? m->rnd(m->rnd_ctx, r, nchars) : mailproto__random(NULL, r, nchars);
     if (rc != MAILPROTO_OK)
         return fail(m, MAILPROTO_E_UNSUPPORTED, "no random source (inject one)");
     for (size_t i = 0; i < nchars; i++)
