@@ -114,8 +114,9 @@ enum {
     MAILPROTO_IMAP_EV_CODE = 50,    /* response code: item = CODE_*, name = the code
                                        atom; number for UIDVALIDITY, UIDNEXT, UNSEEN,
                                        HIGHESTMODSEQ, APPENDUID and COPYUID
-                                       (uidvalidity); data = arguments of unknown
-                                       codes.  Arguments of CAPABILITY (EV_ATOM),
+                                       (uidvalidity); data = the URL of REFERRAL
+                                       (reported, never followed) and the
+                                       arguments of unknown codes.  Arguments of CAPABILITY (EV_ATOM),
                                        PERMANENTFLAGS (EV_OPEN/EV_FLAG/EV_CLOSE),
                                        APPENDUID, COPYUID (EV_RANGE, destination set
                                        with EVF_SECOND) and MODIFIED (EV_RANGE)

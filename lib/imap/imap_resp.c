@@ -398,6 +398,7 @@ static const struct {
     {"PARSE", MAILPROTO_IMAP_CODE_PARSE},
     {"AUTHENTICATIONFAILED", MAILPROTO_IMAP_CODE_AUTHENTICATIONFAILED},
     {"UNAVAILABLE", MAILPROTO_IMAP_CODE_UNAVAILABLE},
+    {"REFERRAL", MAILPROTO_IMAP_CODE_REFERRAL},
 };
 
 static int code_step(mailproto_imap_parser *p, imap_tok *t)
@@ -414,9 +415,6 @@ static int code_step(mailproto_imap_parser *p, imap_tok *t)
             code = code_names[i].code;
             break;
         }
-    /* REFERRAL carries a URL: pass it as text */
-    if (code == MAILPROTO_IMAP_CODE_REFERRAL)
-        code = MAILPROTO_IMAP_CODE_OTHER;
     p->code = code;
     p->item = code;
     p->nitems = 0;
@@ -441,6 +439,7 @@ static int code_step(mailproto_imap_parser *p, imap_tok *t)
         p->st = S_CODE_SET;
         break;
     case MAILPROTO_IMAP_CODE_OTHER:
+    case MAILPROTO_IMAP_CODE_REFERRAL: /* its URL comes as the text */
         p->st = S_CODE_TEXT;
         return R_CONT; /* EV_CODE is emitted with its text */
     default:

@@ -344,8 +344,9 @@ static void test_typed_status(void **state)
     assert_int_equal(e->status, MAILPROTO_IMAP_NO);
     e = find(c, MAILPROTO_IMAP_EV_CODE, MAILPROTO_IMAP_CODE_OTHER, 0);
     assert_string_equal(e->data.ptr, "a b c");
-    e = find(c, MAILPROTO_IMAP_EV_CODE, MAILPROTO_IMAP_CODE_OTHER, (size_t)(e - c->ev) + 1);
+    e = find(c, MAILPROTO_IMAP_EV_CODE, MAILPROTO_IMAP_CODE_REFERRAL, 0);
     assert_string_equal(e->data.ptr, "imap://a.example/");
+    assert_null(find(c, MAILPROTO_IMAP_EV_CODE, MAILPROTO_IMAP_CODE_OTHER, (size_t)(e - c->ev)));
     free(c);
 }
 
