@@ -6,7 +6,8 @@ goes into a private base directory (MAILPROTO_SERVERS_TMPDIR), so the checks
 "nothing left behind" see only what these tests started:
   1. with-servers exports the env, returns CMD's exit status, and a nested
      with-servers reuses the running stack instead of starting another;
-     afterwards the directory is gone and no process refers to it;
+     afterwards the directory and its port claim are gone and no process
+     refers to it;
   2. a stack that cannot start (start-up deadline 0) makes with-servers exit 1,
      not 77, and leaves nothing behind;
   3. a stack whose with-servers was SIGKILLed is stopped by the next start,
@@ -118,6 +119,13 @@ def nothing_left(base):
     left = referring(base)
     expect(not left, 'processes still refer to %s: %s' % (base, left))
     expect(not os.listdir(base), '%s is not empty: %s' % (base, os.listdir(base)))
+    claims = '/tmp/mailproto-servers.ports'
+    for c in os.listdir(claims) if os.path.isdir(claims) else ():
+        try:
+            owner = open(os.path.join(claims, c, 'dir')).read()
+        except OSError:
+            continue
+        expect(not owner.startswith(base + '/'), 'port claim %s still held for %s' % (c, owner.strip()))
 
 
 def case(name):
