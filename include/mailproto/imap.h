@@ -114,8 +114,9 @@ enum {
     MAILPROTO_IMAP_EV_CODE = 50,    /* response code: item = CODE_*, name = the code
                                        atom; number for UIDVALIDITY, UIDNEXT, UNSEEN,
                                        HIGHESTMODSEQ, APPENDUID and COPYUID
-                                       (uidvalidity); data = arguments of unknown
-                                       codes.  Arguments of CAPABILITY (EV_ATOM),
+                                       (uidvalidity); data = the URL of REFERRAL
+                                       (reported, never followed) and the
+                                       arguments of unknown codes.  Arguments of CAPABILITY (EV_ATOM),
                                        PERMANENTFLAGS (EV_OPEN/EV_FLAG/EV_CLOSE),
                                        APPENDUID, COPYUID (EV_RANGE, destination set
                                        with EVF_SECOND) and MODIFIED (EV_RANGE)
@@ -255,7 +256,9 @@ typedef struct mailproto_imap_parser mailproto_imap_parser;
 /* Limits; zero means the default. */
 typedef struct mailproto_imap_parser_config {
     size_t input_size;          /* input buffer (4096; minimum 512) */
-    uint64_t max_line;          /* non-literal bytes in one response (1 MiB) */
+    uint64_t max_line;          /* non-literal bytes in one response (1 MiB); the
+                                   numbers of SEARCH, SORT, ESEARCH ALL and
+                                   VANISHED stream as events and are not counted */
     unsigned max_depth;         /* nesting once authenticated (64, at most 64) */
     unsigned max_depth_preauth; /* nesting before authentication (4) */
     uint32_t max_items;         /* items in one list (4096) */
@@ -269,6 +272,19 @@ typedef struct mailproto_imap_parser_config {
 MAILPROTO_API int mailproto_imap_parser_new(mailproto_imap_parser **out,
                                             const mailproto_imap_parser_config *cfg,
                                             const mailproto_mem *mem);
+
+/* The same with the size of the caller's config struct, so that a program
+ * built against an older (shorter) struct keeps working: missing fields
+ * read as zero (defaults).  A longer struct must be zero beyond the fields
+ * this library knows, else MAILPROTO_E_INVALID. */
+MAILPROTO_API int mailproto_imap_parser_new_sz(mailproto_imap_parser **out,
+                                               const mailproto_imap_parser_config *cfg, size_t cfg_size,
+                                               const mailproto_mem *mem);
+
+/* Bytes mailproto_imap_parser_new allocates for this config (NULL:
+ * defaults), to size an arena; 0 for an invalid config. */
+MAILPROTO_API size_t mailproto_imap_parser_memory_needed_sz(const mailproto_imap_parser_config *cfg,
+                                                            size_t cfg_size);
 
 /* Free a parser (NULL is fine). */
 MAILPROTO_API void mailproto_imap_parser_free(mailproto_imap_parser *p);

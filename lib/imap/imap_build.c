@@ -63,6 +63,18 @@ static int take_value(mailproto_imap_builder *b, const mailproto_imap_event *ev,
     if (ev->flags & MAILPROTO_IMAP_EVF_NIL)
         return 0;
     size_t add = ev->data.len;
+    if (!b->pbuf && !(ev->flags & MAILPROTO_IMAP_EVF_PARTIAL)) {
+        if (add == SIZE_MAX)
+            return berr(b, MAILPROTO_E_LIMIT);
+        char *one = mailproto__alloc(b->mem, add + 1);
+        if (!one)
+            return berr(b, MAILPROTO_E_NOMEM);
+        if (add)
+            memcpy(one, ev->data.ptr, add);
+        one[add] = '\0';
+        *str = one;
+        return 0;
+    }
     size_t total;
     if (mailproto__add_overflow(b->plen, add, &total) || total == SIZE_MAX)
         return berr(b, MAILPROTO_E_LIMIT);
@@ -93,7 +105,8 @@ static int push(mailproto_imap_builder *b, int kind, void *obj)
     return 0;
 }
 
-static mailproto_imap_body *new_body(mailproto_imap_builder *b, mailproto_imap_body *parent)
+/* tail: where the parent's last child is remembered (NULL: walk the list) */
+static mailproto_imap_body *new_body(mailproto_imap_builder *b, mailproto_imap_body *parent, void **tail)
 {
     if (++b->parts > b->max_parts || b->body_depth >= BODY_DEPTH_MAX) {
         berr(b, MAILPROTO_E_LIMIT);
@@ -104,10 +117,17 @@ static mailproto_imap_body *new_body(mailproto_imap_builder *b, mailproto_imap_b
         return NULL;
     n->parent = parent;
     if (parent) {
-        mailproto_imap_body **pp = &parent->child;
-        while (*pp)
-            pp = &(*pp)->next;
-        *pp = n;
+        mailproto_imap_body *last = tail ? *tail : NULL;
+        if (last) {
+            last->next = n;
+        } else {
+            mailproto_imap_body **pp = &parent->child;
+            while (*pp)
+                pp = &(*pp)->next;
+            *pp = n;
+        }
+        if (tail)
+            *tail = n;
         parent->nchildren++;
     }
     b->body_depth++;
@@ -194,11 +214,11 @@ static int on_open(mailproto_imap_builder *b)
         case F_CHILD: {
             b->st[d].multi = 1;
             b->st[d].nchild++;
-            mailproto_imap_body *c = new_body(b, n);
+            mailproto_imap_body *c = new_body(b, n, &b->st[d].aux);
             return c ? push(b, K_BODY, c) : b->err;
         }
         case F_BODY: {
-            mailproto_imap_body *c = new_body(b, n);
+            mailproto_imap_body *c = new_body(b, n, NULL);
             return c ? push(b, K_BODY, c) : b->err;
         }
         case F_PARAMS:
@@ -360,7 +380,7 @@ int mailproto_imap_build_feed(mailproto_imap_builder *b, const mailproto_imap_ev
             b->env = znew(b, sizeof *b->env);
             return b->env ? push(b, K_ENV, b->env) : b->err;
         }
-        b->root = new_body(b, NULL);
+        b->root = new_body(b, NULL, NULL);
         return b->root ? push(b, K_BODY, b->root) : b->err;
     }
     switch (ev->type) {

@@ -77,6 +77,7 @@ struct mailproto_imap_parser {
     char errmsg[160];
     /* lexer */
     uint64_t line;          /* non-literal bytes of the current response */
+    int nocount;            /* the token being taken is a streamed number: not counted */
     int qcont;              /* inside a quoted string that was cut */
     int acont;              /* inside an atom that was cut */
     int tcont;              /* inside a text that was cut */

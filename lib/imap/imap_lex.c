@@ -455,7 +455,8 @@ int mailproto__imap_take(mailproto_imap_parser *p, imap_tok *t)
     t->ptr = d;
     p->rs_ok = 0;
     p->start += t->consumed;
-    p->line += t->consumed;
+    if (!p->nocount)
+        p->line += t->consumed;
     p->have_peek = 0;
     if (t->type == T_LITERAL)
         p->lit_left = t->num;

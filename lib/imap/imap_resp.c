@@ -398,6 +398,7 @@ static const struct {
     {"PARSE", MAILPROTO_IMAP_CODE_PARSE},
     {"AUTHENTICATIONFAILED", MAILPROTO_IMAP_CODE_AUTHENTICATIONFAILED},
     {"UNAVAILABLE", MAILPROTO_IMAP_CODE_UNAVAILABLE},
+    {"REFERRAL", MAILPROTO_IMAP_CODE_REFERRAL},
 };
 
 static int code_step(mailproto_imap_parser *p, imap_tok *t)
@@ -414,9 +415,6 @@ static int code_step(mailproto_imap_parser *p, imap_tok *t)
             code = code_names[i].code;
             break;
         }
-    /* REFERRAL carries a URL: pass it as text */
-    if (code == MAILPROTO_IMAP_CODE_REFERRAL)
-        code = MAILPROTO_IMAP_CODE_OTHER;
     p->code = code;
     p->item = code;
     p->nitems = 0;
@@ -441,6 +439,7 @@ static int code_step(mailproto_imap_parser *p, imap_tok *t)
         p->st = S_CODE_SET;
         break;
     case MAILPROTO_IMAP_CODE_OTHER:
+    case MAILPROTO_IMAP_CODE_REFERRAL: /* its URL comes as the text */
         p->st = S_CODE_TEXT;
         return R_CONT; /* EV_CODE is emitted with its text */
     default:
@@ -835,7 +834,10 @@ static int step(mailproto_imap_parser *p)
     case S_VAN_SET:
         if ((r = mailproto__imap_peek(p, M_SET, &t)) != LEX_OK)
             return lexr(p, r);
-        if (take(p, t))
+        p->nocount = p->st != S_CODE_SET; /* ESEARCH ALL and VANISHED stream */
+        r = take(p, t);
+        p->nocount = 0;
+        if (r)
             return p->fatal;
         e = ev_new(p, MAILPROTO_IMAP_EV_RANGE);
         e->number = t->num;
@@ -1109,7 +1111,10 @@ static int step(mailproto_imap_parser *p)
         }
         if (peek_num(p, t, U32MAX, &v) || v == 0)
             return garble(p, "number out of range");
-        if (take(p, t))
+        p->nocount = 1; /* SEARCH and SORT results stream: not counted */
+        r = take(p, t);
+        p->nocount = 0;
+        if (r)
             return p->fatal;
         e = ev_new(p, MAILPROTO_IMAP_EV_NUMBER);
         e->number = v;
@@ -1457,19 +1462,55 @@ const char *mailproto_imap_parser_last_error(const mailproto_imap_parser *p)
 
 #define DEF(v, d) ((v) ? (v) : (d))
 
+/* The config as this library knows it: a shorter (older) struct reads as
+ * zero-filled; a longer one must have zeros beyond what we know. */
+static int read_config(mailproto_imap_parser_config *c, const mailproto_imap_parser_config *cfg, size_t size)
+{
+    memset(c, 0, sizeof *c);
+    if (!cfg)
+        return MAILPROTO_OK;
+    const unsigned char *raw = (const unsigned char *)cfg;
+    for (size_t i = sizeof *c; i < size; i++)
+        if (raw[i])
+            return MAILPROTO_E_INVALID;
+    memcpy(c, cfg, size < sizeof *c ? size : sizeof *c);
+    return MAILPROTO_OK;
+}
+
+static int config_ok(const mailproto_imap_parser_config *c)
+{
+    size_t cap = DEF(c->input_size, 4096);
+    return cap >= 512 && c->max_depth <= MAILPROTO_IMAP_MAX_DEPTH &&
+           c->max_depth_preauth <= MAILPROTO_IMAP_MAX_DEPTH && cap <= SIZE_MAX - sizeof(struct mailproto_imap_parser);
+}
+
+size_t mailproto_imap_parser_memory_needed_sz(const mailproto_imap_parser_config *cfg, size_t cfg_size)
+{
+    mailproto_imap_parser_config c;
+    if (read_config(&c, cfg, cfg_size) || !config_ok(&c))
+        return 0;
+    size_t cap = DEF(c.input_size, 4096);
+    return sizeof(struct mailproto_imap_parser) + cap;
+}
+
 int mailproto_imap_parser_new(mailproto_imap_parser **out, const mailproto_imap_parser_config *cfg,
                               const mailproto_mem *mem)
+{
+    return mailproto_imap_parser_new_sz(out, cfg, sizeof *cfg, mem);
+}
+
+int mailproto_imap_parser_new_sz(mailproto_imap_parser **out, const mailproto_imap_parser_config *cfg,
+                                 size_t cfg_size, const mailproto_mem *mem)
 {
     if (!out)
         return MAILPROTO_E_INVALID;
     *out = NULL;
     mailproto_imap_parser_config c;
-    memset(&c, 0, sizeof c);
-    if (cfg)
-        c = *cfg;
-    size_t cap = DEF(c.input_size, 4096);
-    if (cap < 512 || c.max_depth > MAILPROTO_IMAP_MAX_DEPTH || c.max_depth_preauth > MAILPROTO_IMAP_MAX_DEPTH)
+    if (read_config(&c, cfg, cfg_size))
         return MAILPROTO_E_INVALID;
+    if (!config_ok(&c))
+        return MAILPROTO_E_INVALID;
+    size_t cap = DEF(c.input_size, 4096);
     mailproto_imap_parser *p = mailproto__calloc(mem, 1, sizeof *p);
     if (!p)
         return MAILPROTO_E_NOMEM;

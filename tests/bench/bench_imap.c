@@ -28,10 +28,12 @@ int mailimap_response_parse(mailstream *fd, MMAPString *buffer, struct mailimap_
                             size_t *indx, struct mailimap_response **result, size_t progr_rate,
                             progress_function *progr_fun);
 
+/* Process CPU time: on a shared machine, time spent preempted is not
+ * charged to whichever parser happens to be running. */
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -245,7 +247,7 @@ int main(int argc, char **argv)
     metadata(&meta, 2000);
     bodies(&body, 64, 1u << 20);
 
-    printf("IMAP response parsing, one process, same bytes\n");
+    printf("IMAP response parsing, one process, same bytes (MB/s of process CPU time)\n");
     printf("metadata corpus: %zu FETCH responses (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE), "
            "%.1f MB\n", (size_t)2000, meta.len / 1e6);
     int reps = 20 * scale;

@@ -559,11 +559,12 @@ static void test_million_uids(void **state)
 {
     (void)state;
     const uint32_t count = 1000000;
-    mailproto_imap_parser_config cfg = {.max_line = 16u << 20};
+    /* default limits: the ~8 MB line of numbers streams (numbers are not
+     * counted toward max_line) */
     test_alloc ta;
     mailproto_mem mem = test_mem(&ta);
     mailproto_imap_parser *p;
-    assert_int_equal(mailproto_imap_parser_new(&p, &cfg, &mem), MAILPROTO_OK);
+    assert_int_equal(mailproto_imap_parser_new(&p, NULL, &mem), MAILPROTO_OK);
     size_t peak = ta.peak;
     uint32_t next = 1, seen = 0;
     uint64_t sum = 0;
@@ -608,6 +609,47 @@ static void test_million_uids(void **state)
     assert_true(sum == 3ull * count * (count + 1) / 2);
     assert_int_equal(ta.peak, peak);
     mailproto_imap_parser_free(p);
+}
+
+/* Only the streamed numbers are exempt: other parts of those responses count. */
+static void test_line_limit_scope(void **state)
+{
+    (void)state;
+    int rc;
+    mailproto_imap_parser_config ll = {.max_line = 64};
+    static const char search[] = "* SEARCH 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 "
+                                 "29 30\r\n* VANISHED 1:2,4:5,7:8,10:11,13:14,16:17,19:20,22:23,25:26,28:29,31:32\r\n";
+    char *out = run(search, sizeof search - 1, &ll, 1, &rc);
+    assert_int_equal(rc, MAILPROTO_E_CLOSED);
+    free(out);
+    static const char flags[] = "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk $NotJunk $Phishing x)\r\n";
+    out = run(flags, sizeof flags - 1, &ll, 1, &rc);
+    assert_int_equal(rc, MAILPROTO_E_LIMIT);
+    free(out);
+    /* the parser's size is what memory_needed says, and an older (shorter) config works */
+    test_alloc ta;
+    mailproto_mem mem = test_mem(&ta);
+    mailproto_imap_parser *p;
+    mailproto_imap_parser_config big = {.input_size = 65536};
+    assert_int_equal(mailproto_imap_parser_new_sz(&p, &big, offsetof(mailproto_imap_parser_config, max_line), &mem),
+                     MAILPROTO_OK);
+    assert_int_equal(ta.peak, mailproto_imap_parser_memory_needed_sz(&big, sizeof big));
+    assert_int_equal(ta.peak, mailproto_imap_parser_memory(p));
+    mailproto_imap_parser_free(p);
+    struct {
+        mailproto_imap_parser_config c;
+        uint64_t future;
+    } newer = {{0}, 1};
+    assert_int_equal(mailproto_imap_parser_new_sz(&p, &newer.c, sizeof newer, NULL), MAILPROTO_E_INVALID);
+    newer.future = 0;
+    assert_int_equal(mailproto_imap_parser_new_sz(&p, &newer.c, sizeof newer, NULL), MAILPROTO_OK);
+    mailproto_imap_parser_free(p);
+    assert_int_equal(mailproto_imap_parser_new(&p, NULL, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_imap_parser_memory_needed_sz(NULL, 0), mailproto_imap_parser_memory(p));
+    mailproto_imap_parser_free(p);
+    mailproto_imap_parser_config tiny = {.input_size = 100};
+    assert_int_equal(mailproto_imap_parser_memory_needed_sz(&tiny, sizeof tiny), 0); /* new() refuses it too */
+    assert_int_equal(mailproto_imap_parser_new(&p, &tiny, NULL), MAILPROTO_E_INVALID);
 }
 
 static void test_api_misuse(void **state)
@@ -656,7 +698,8 @@ int main(void)
         cmocka_unit_test(test_full_buffer_edges),
         cmocka_unit_test(test_limits),           cmocka_unit_test(test_endless_line),
         cmocka_unit_test(test_gib_literal),      cmocka_unit_test(test_mib_quoted_string),
-        cmocka_unit_test(test_million_uids),     cmocka_unit_test(test_api_misuse),
+        cmocka_unit_test(test_million_uids),     cmocka_unit_test(test_line_limit_scope),
+        cmocka_unit_test(test_api_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
