@@ -926,7 +926,7 @@ static int refresh(void *ctx, const char **token)
 {
     (void)ctx;
     refresh_calls++;
-    *token = "fresh";
+    *token = "Fr3shT0ken";
     return 0;
 }
 
@@ -944,7 +944,7 @@ static void oauth_refresh_once(void **state)
     CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 AUTH XOAUTH2\r\n",
           "C:AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUudGVzdAFhdXRoPUJlYXJlciBvbGQBAQ==\r\n",
           "S:334 eyJzdGF0dXMiOiI0MDEifQ==\r\n", "C:\r\n", "S:535 5.7.8 token expired\r\n",
-          "C:AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUudGVzdAFhdXRoPUJlYXJlciBmcmVzaAEB\r\n", "S:235 ok\r\n");
+          "C:AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUudGVzdAFhdXRoPUJlYXJlciBGcjNzaFQwa2VuAQE=\r\n", "S:235 ok\r\n");
     assert_true(refresh_calls > 0);
     free(c);
     /* OAUTHBEARER: the error challenge is answered with %x01; a second
@@ -958,11 +958,11 @@ static void oauth_refresh_once(void **state)
     c->cfg.allow_plaintext_auth = 1;
     c->final_rc = MAILPROTO_E_AUTH;
     c->events = "";
-    /* "n,a=u,\1host=mx\1port=25\1auth=Bearer t\1\1" / with "fresh" */
+    /* "n,a=u,\1host=mx\1port=25\1auth=Bearer t\1\1" / with "Fr3shT0ken" */
     CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 AUTH OAUTHBEARER XOAUTH2\r\n",
           "C:AUTH OAUTHBEARER bixhPXUsAWhvc3Q9bXgBcG9ydD0yNQFhdXRoPUJlYXJlciB0AQE=\r\n",
           "S:334 eyJzdGF0dXMiOiI0MDEifQ==\r\n", "C:AQ==\r\n", "S:535 no\r\n",
-          "C:AUTH OAUTHBEARER bixhPXUsAWhvc3Q9bXgBcG9ydD0yNQFhdXRoPUJlYXJlciBmcmVzaAEB\r\n",
+          "C:AUTH OAUTHBEARER bixhPXUsAWhvc3Q9bXgBcG9ydD0yNQFhdXRoPUJlYXJlciBGcjNzaFQwa2VuAQE=\r\n",
           "S:334 eyJzdGF0dXMiOiI0MDEifQ==\r\n", "C:AQ==\r\n", "S:535 still no\r\n");
     free(c);
 }
