@@ -250,14 +250,21 @@ typedef struct mailproto_smtp_event {
  * MAILPROTO_EVENT (*ev set; call again), MAILPROTO_AGAIN (wait), MAILPROTO_OK
  * (nothing to do: no operation runs) or an error.  now_ms is the caller's
  * monotonic clock.  AGAIN with mailproto_smtp_io_interest() == 0 means the
- * body source said AGAIN: poll again when it has data. */
+ * body source said AGAIN: poll again when it has data.  On an idle session
+ * over TCP it also reads, without waiting, what the server sent unasked: a
+ * 421 (RFC 5321 section 3.8) or a close gives MAILPROTO_E_CLOSED (the 421's
+ * code and text in mailproto_smtp_last_reply), any other reply
+ * MAILPROTO_E_PROTOCOL.  mailproto_smtp_send and _submit check the same
+ * before writing MAIL FROM, so a closed session never gets a message. */
 MAILPROTO_API int mailproto_smtp_poll(mailproto_smtp *s, uint64_t now_ms,
                                       const mailproto_smtp_event **ev);
 
 /* The socket to wait on, or -1 (none yet, or a callback transport). */
 MAILPROTO_API int mailproto_smtp_fd(const mailproto_smtp *s);
 
-/* MAILPROTO_IO_READ and/or MAILPROTO_IO_WRITE: what the last AGAIN waits for. */
+/* MAILPROTO_IO_READ and/or MAILPROTO_IO_WRITE: what the last AGAIN waits
+ * for.  An idle session over TCP answers MAILPROTO_IO_READ: when the socket
+ * becomes readable, call mailproto_smtp_poll (the server closed it). */
 MAILPROTO_API int mailproto_smtp_io_interest(const mailproto_smtp *s);
 
 /* Milliseconds until the next deadline (a reply timeout, the connect or

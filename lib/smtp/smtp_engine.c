@@ -1095,6 +1095,13 @@ static int on_rset_reply(mailproto__smtp_engine *e)
 static int on_reply(mailproto__smtp_engine *e)
 {
     if (e->pending == 0) {
+        if (e->reply.code == 421) {
+            /* RFC 5321 3.8: the server may announce that it closes the
+             * session at any time, also while no command is outstanding */
+            record_reply(e);
+            mailproto__err_set(e->err, MAILPROTO_E_CLOSED, "the server closed the session (421)");
+            return die(e, MAILPROTO_E_CLOSED);
+        }
         mailproto__err_set(e->err, MAILPROTO_E_PROTOCOL, "reply without a command");
         return die(e, MAILPROTO_E_PROTOCOL);
     }

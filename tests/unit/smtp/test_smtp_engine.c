@@ -308,6 +308,39 @@ static void pipelined_surplus_and_missing(void **state)
     free(c);
 }
 
+/* RFC 5321 3.8: a 421 on an idle session closes it (E_CLOSED with the
+ * server's reply, a later submit writes nothing); any other unsolicited
+ * reply is a protocol error. */
+static void idle_421(void **state)
+{
+    (void)state;
+    static const mailproto_envelope env = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->final_rc = MAILPROTO_E_CLOSED;
+    c->submit_rc = MAILPROTO_E_CLOSED;
+    c->events = "READY;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 ENHANCEDSTATUSCODES\r\n",
+          "S:421 4.3.2 shutting down\r\n", "SUBMIT");
+    assert_int_equal(c->err.pub.status, MAILPROTO_E_CLOSED);
+    assert_int_equal(c->err.pub.code, 421);
+    assert_string_equal(c->err.pub.enhanced, "4.3.2");
+    assert_int_equal(c->err.pub.temporary, 1);
+    free(c);
+    /* in the same segment as the EHLO reply */
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->final_rc = MAILPROTO_E_CLOSED;
+    c->events = "READY;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n421 bye\r\n");
+    assert_int_equal(c->err.pub.code, 421);
+    free(c);
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->final_rc = MAILPROTO_E_PROTOCOL;
+    c->events = "READY;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "S:250 unasked\r\n");
+    free(c);
+}
+
 /* All-or-nothing never pipelines DATA: RSET instead of DATA. */
 static void all_or_nothing(void **state)
 {
@@ -1067,6 +1100,7 @@ int main(void)
         cmocka_unit_test(pipelined_partial),
         cmocka_unit_test(pipelined_all_refused),
         cmocka_unit_test(pipelined_surplus_and_missing),
+        cmocka_unit_test(idle_421),
         cmocka_unit_test(all_or_nothing),
         cmocka_unit_test(errors_at_every_step),
         cmocka_unit_test(lmtp_per_recipient),
