@@ -154,8 +154,23 @@ MAILPROTO_API void mailproto_smtp_free(mailproto_smtp *s);
  * part 64, domain 255, path 256) give MAILPROTO_E_INVALID with nothing
  * written.  A non-ASCII domain is sent as its IDNA A-label when the server
  * lacks SMTPUTF8 (builds with libidn2); a non-ASCII local part needs
- * SMTPUTF8 (else MAILPROTO_E_UNSUPPORTED before MAIL FROM).  DSN
- * parameters are sent only when the server offers DSN. */
+ * SMTPUTF8 (else MAILPROTO_E_UNSUPPORTED before MAIL FROM).
+ *
+ * DSN (dsn_notify, dsn_ret, dsn_envid, orcpt) is a request, not a
+ * condition: when the server does not offer DSN these parameters are left
+ * out, the message is sent, and the trace notes it (the server's default
+ * failure notices still apply).  Check mailproto_smtp_caps() for
+ * MAILPROTO_SMTP_CAP_DSN first to insist.  requiretls is a condition: it
+ * gives MAILPROTO_E_UNSUPPORTED, nothing written, unless the session runs
+ * over TLS and the server offers REQUIRETLS.
+ *
+ * The body: line endings become CRLF, dots are stuffed.  A NUL byte is
+ * allowed only with MAILPROTO_BODY_BINARYMIME; otherwise, like an 8-bit
+ * byte that the body type forbids, it fails the message: before anything
+ * is written when the body is 7-bit and its source can rewind (it is read
+ * twice), else when the encoder meets it -- with BDAT the message is reset
+ * (RSET), after DATA the connection is dropped (the result is
+ * MAILPROTO_E_INVALID / _E_UNSUPPORTED with data_complete 0: not sent). */
 typedef struct mailproto_envelope {
     const char *from;
     const char *const *rcpt;

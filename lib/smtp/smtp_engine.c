@@ -811,13 +811,16 @@ static int check_envelope(mailproto__smtp_engine *e, const mailproto_envelope *e
             if (rc != MAILPROTO_OK)
                 break;
             for (size_t i = 0; i < got && !bad; i++)
-                bad = e->out[i] >= 0x80;
+                bad = e->out[i] >= 0x80 ? 1 : e->out[i] == 0 ? 2 : 0;
         } while (got && !bad);
         int rw = mailproto_source_rewind(body);
         if (rc != MAILPROTO_OK && rc != MAILPROTO_AGAIN)
             return mailproto__err_set(er, rc, "body source failed");
         if (rw != MAILPROTO_OK)
             return mailproto__err_set(er, rw, "body source cannot rewind");
+        if (bad == 2)
+            return mailproto__err_set(er, MAILPROTO_E_INVALID,
+                                      "NUL byte in the body (only BODY=BINARYMIME can carry it)");
         if (bad)
             return mailproto__err_set(er, MAILPROTO_E_UNSUPPORTED,
                                       env->body == MAILPROTO_BODY_7BIT
@@ -851,6 +854,10 @@ int mailproto__smtp_engine_submit(mailproto__smtp_engine *e, const mailproto_env
     int rc = check_envelope(e, env, body);
     if (rc != MAILPROTO_OK)
         return rc;
+    if (!(e->caps.mask & MAILPROTO_SMTP_CAP_DSN) &&
+        (env->dsn_notify || env->dsn_ret || env->dsn_envid || env->orcpt))
+        mailproto__trace_note(&e->trace, "smtp: the server lacks DSN: NOTIFY, RET, ENVID and "
+                                         "ORCPT left out (the server's own failure notices apply)");
     memset(&e->res, 0, sizeof e->res);
     memset(e->rcpt, 0, sizeof *e->rcpt * env->n_rcpt);
     e->res.n_rcpt = env->n_rcpt;
@@ -1192,6 +1199,9 @@ static int body_piece(mailproto__smtp_engine *e, size_t off, size_t room, size_t
     size_t w = mailproto__smtp_enc_run(&e->enc, src, got, dst);
     if (e->enc.bad8)
         return abort_body(e, MAILPROTO_E_UNSUPPORTED, "8-bit body but the server lacks 8BITMIME");
+    if (e->enc.nul)
+        return abort_body(e, MAILPROTO_E_INVALID,
+                          "NUL byte in the body (only BODY=BINARYMIME can carry it)");
     mailproto__trace_data(&e->trace, MAILPROTO_TRACE_SENT, dst, w);
     *produced = w;
     return MAILPROTO_OK;

@@ -549,6 +549,38 @@ static void eightbit_size_dsn_utf8(void **state)
           "S:354 go\r\n");
     assert_int_equal(c->res.status, MAILPROTO_E_UNSUPPORTED);
     free(c);
+    /* a NUL byte: refused before a byte is written when the 7-bit scan
+     * finds it, mid-body otherwise (dropped after DATA, RSET with BDAT);
+     * BINARYMIME carries it (test_smtp_data: binary_is_byte_exact) */
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "a\0b\n";
+    c->body_len = 4;
+    c->submit_rc = MAILPROTO_E_INVALID;
+    c->events = "READY;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT");
+    free(c);
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "a\0b\n";
+    c->body_len = 4;
+    c->final_rc = MAILPROTO_E_INVALID;
+    c->events = "READY;RCPT 0 250;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 8BITMIME\r\n", "SUBMIT",
+          "C:MAIL FROM:<a@example.test> BODY=8BITMIME\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n");
+    assert_int_equal(c->res.status, MAILPROTO_E_INVALID);
+    assert_int_equal(c->res.data_complete, 0);
+    free(c);
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "a\0b\n";
+    c->body_len = 4;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_E_INVALID 0;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250-8BITMIME\r\n250 CHUNKING\r\n", "SUBMIT",
+          "C:MAIL FROM:<a@example.test> BODY=8BITMIME\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:RSET\r\n", "S:250 ok\r\n");
+    free(c);
     /* SIZE over the server's limit */
     c = new_convo(MAILPROTO_SEC_PLAIN);
     c->env = &env;
@@ -589,6 +621,18 @@ static void eightbit_size_dsn_utf8(void **state)
     c->events = "READY;";
     CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT");
     free(c);
+    /* REQUIRETLS over TLS but not offered: refused, never sent without it */
+    static const mailproto_envelope tenv = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1,
+                                            .requiretls = 1};
+    c = new_convo(MAILPROTO_SEC_TLS);
+    c->env = &tenv;
+    c->body = "x";
+    c->body_len = 1;
+    c->submit_rc = MAILPROTO_E_UNSUPPORTED;
+    c->events = "STARTTLS;READY;";
+    CONVO(c, "TLS", GREET, EHLO_C, "S:250-mx\r\n250-DSN\r\n250 8BITMIME\r\n", "SUBMIT");
+    assert_int_equal(c->err.pub.status, MAILPROTO_E_UNSUPPORTED);
+    free(c);
     /* REQUIRETLS without TLS */
     static const mailproto_envelope renv = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1,
                                             .requiretls = 1};
@@ -621,6 +665,8 @@ static void extensions_off(void **state)
     assert_string_equal(c->rcpt0.enhanced, "");
     assert_string_equal(c->rcpt0.text, "2.1.5 ok");
     assert_string_equal(c->res.enhanced, "");
+    /* left out on purpose, and the trace says so */
+    assert_non_null(strstr(c->trace.buf, "lacks DSN"));
     free(c);
     /* with DSN offered the same envelope carries them */
     c = new_convo(MAILPROTO_SEC_PLAIN);
