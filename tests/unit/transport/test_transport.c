@@ -1304,6 +1304,62 @@ static void test_tls_over_callbacks(void **state)
     mailproto_tls_config_free(cfg);
 }
 
+/* A callback transport made blocking by its wait callback measures its
+ * handshake budget with the clock given by set_clock (here one that jumps
+ * 300 ms per reading, so a silent peer times out after a few waits), and
+ * its notes go to the hook given by set_trace. */
+static uint64_t jumping_clock(void *ctx)
+{
+    (void)ctx;
+    return g_fake_now += 300;
+}
+
+static void note_trace(void *ctx, int dir, int kind, const char *data, size_t len)
+{
+    (void)dir;
+    (void)kind;
+    char *buf = ctx;
+    size_t have = strlen(buf);
+    if (len > 1023 - have)
+        len = 1023 - have;
+    memcpy(buf + have, data, len);
+    buf[have + len] = '\0';
+}
+
+static void test_io_set_clock_and_trace(void **state)
+{
+    NEED_TLS();
+    (void)state;
+    uint16_t port;
+    int ls = listen_on(AF_INET, &port, 4); /* never answers the ClientHello */
+    struct sock_io s = {raw_connect(port), 0, 4096, 0};
+    mailproto_io io = {MAILPROTO_IO_VERSION, &s, sio_send, sio_recv, NULL, NULL, NULL, sio_fd, sio_wait};
+    mailproto_transport *t = NULL;
+    assert_int_equal(mailproto_transport_io(&t, &io, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_set_clock(NULL, jumping_clock, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_transport_set_trace(NULL, note_trace, NULL), MAILPROTO_E_INVALID);
+    static char notes[1024];
+    notes[0] = '\0';
+    assert_int_equal(mailproto_transport_set_trace(t, note_trace, notes), MAILPROTO_OK);
+    g_fake_now = 1000;
+    assert_int_equal(mailproto_transport_set_clock(t, jumping_clock, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_set_timeouts(t, 1000, 0), MAILPROTO_OK);
+    mailproto_tls_config *cfg = tls_cfg_ca();
+    uint64_t t0 = now_ms();
+    assert_int_equal(mailproto_transport_start_tls(t, cfg, "localhost"), MAILPROTO_E_TIMEOUT);
+    /* the fake clock ran out the 1000 ms budget, not the real one */
+    assert_true(g_fake_now - 1000 >= 1000);
+    assert_true(now_ms() - t0 < 1000 * 5);
+    assert_non_null(strstr(notes, "TLS handshake with localhost"));
+    /* NULL: the OS clock again; no hook: no notes */
+    assert_int_equal(mailproto_transport_set_clock(t, NULL, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_set_trace(t, NULL, NULL), MAILPROTO_OK);
+    mailproto_transport_free(t);
+    mailproto_tls_config_free(cfg);
+    close(s.fd);
+    close(ls);
+}
+
 /* Non-blocking TCP + TLS driven by fd / io_interest / timeout_ms only. */
 static void test_nonblocking_tcp_tls(void **state)
 {
@@ -1675,6 +1731,7 @@ int main(void)
         cmocka_unit_test(test_io_again_every_other_step),
         cmocka_unit_test(test_io_misbehaving_callbacks),
         cmocka_unit_test(test_tls_over_callbacks),
+        cmocka_unit_test(test_io_set_clock_and_trace),
         cmocka_unit_test(test_nonblocking_tcp_tls),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_tls_minimum_version),
