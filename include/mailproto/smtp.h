@@ -195,7 +195,13 @@ typedef struct mailproto_smtp_rcpt {
     char text[96];      /* first reply line, sanitized, truncated */
 } mailproto_smtp_rcpt;
 
-/* The outcome of one message. */
+/* The outcome of one message.  Delivery is certain only with MAILPROTO_OK.
+ * MAILPROTO_E_OUTCOME_UNKNOWN: the end of data was written but no valid
+ * final reply came (connection lost, timeout, malformed or oversized
+ * reply) -- the server may have delivered it; do not resend blindly.
+ * Any other error has data_complete 0: the message was not delivered
+ * (MAILPROTO_E_NOT_SENT when the connection broke, else the cause, e.g.
+ * _E_REJECTED, _E_TIMEOUT, _E_CANCELLED). */
 typedef struct mailproto_smtp_result {
     int status;             /* MAILPROTO_OK or the error */
     int code;               /* reply to the end of data (or the failing command) */

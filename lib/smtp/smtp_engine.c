@@ -150,7 +150,21 @@ static int die(mailproto__smtp_engine *e, int status)
     if (!e->dead) {
         e->dead = status;
         if (e->env) {
-            e->res.status = status;
+            int st = status;
+            if (e->res.data_complete && status != MAILPROTO_E_OUTCOME_UNKNOWN) {
+                /* a timeout, a malformed or oversized reply after the end
+                 * of data: the server may have taken the message, so the
+                 * caller must not simply send it again */
+                char why[MAILPROTO__ERR_MSG_MAX];
+                mailproto__fmt(why, sizeof why, "%s",
+                               e->err->pub.status < 0 ? e->err->msg : mailproto_strerror(status));
+                mailproto__err_set(e->err, MAILPROTO_E_OUTCOME_UNKNOWN,
+                                   "%s, after the end of data was sent: the message may have been "
+                                   "delivered",
+                                   why);
+                st = MAILPROTO_E_OUTCOME_UNKNOWN;
+            }
+            e->res.status = st;
             e->env = NULL;
         }
         e->want_tls = 0;

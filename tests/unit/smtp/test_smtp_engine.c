@@ -811,10 +811,16 @@ static void timeouts(void **state)
             c->n_steps = n;
             c->events = NULL;
             convo_check(c);
-            if (late)
+            /* a timeout before the end of data: not delivered; after it:
+             * the message may have been delivered (never resend blindly) */
+            if (late && i < 3)
                 assert_int_equal(c->res.status, MAILPROTO_E_TIMEOUT);
-            if (late && i == 3)
+            if (late && i == 3) {
                 assert_int_equal(c->res.data_complete, 1);
+                assert_int_equal(c->res.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+                assert_int_equal(c->err.pub.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+                assert_non_null(strstr(c->err.pub.message, "timeout"));
+            }
             free(c);
         }
     }
@@ -878,6 +884,43 @@ static void drops(void **state)
         c->n_steps = n;
         convo_check(c);
         assert_int_equal(c->res.status, cases[i].want);
+        free(c);
+    }
+    /* a malformed or oversized reply to the end of data ends the session:
+     * the outcome is unknown too (a malformed reply before it: not sent) */
+    static const char *const bad_final[] = {"S:2x0 what\r\n", "S:250-a\r\n250-b\r\n250-c\r\n250 d\r\n"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *steps[16];
+        size_t n = 0;
+        for (size_t k = 0; k < 11; k++)
+            steps[n++] = pre[k];
+        steps[n++] = bad_final[i];
+        convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+        c->cfg.max_reply_lines = 3;
+        c->env = &env;
+        c->body = "x";
+        c->body_len = 1;
+        c->final_rc = i ? MAILPROTO_E_LIMIT : MAILPROTO_E_PROTOCOL;
+        c->events = NULL;
+        c->script = steps;
+        c->n_steps = n;
+        convo_check(c);
+        assert_int_equal(c->res.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+        assert_int_equal(c->err.pub.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+        assert_int_equal(c->res.data_complete, 1);
+        free(c);
+    }
+    {
+        convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+        c->env = &env;
+        c->body = "x";
+        c->body_len = 1;
+        c->final_rc = MAILPROTO_E_PROTOCOL;
+        c->events = NULL;
+        CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
+              "S:2x0 what\r\n");
+        assert_int_equal(c->res.status, MAILPROTO_E_PROTOCOL);
+        assert_int_equal(c->res.data_complete, 0);
         free(c);
     }
     /* outside a message: closed */
