@@ -300,17 +300,25 @@ MAILPROTO_API int mailproto_smtp_timeout_ms(const mailproto_smtp *s, uint64_t no
 MAILPROTO_API int mailproto_smtp_start(mailproto_smtp *s);
 
 /* Where to put received bytes: *p and *cap (0 when the engine wants no
- * input now).  Returns MAILPROTO_OK or a sticky error. */
+ * input now); the buffer belongs to the handle.  Returns MAILPROTO_OK,
+ * _E_INVALID (NULL argument), _E_STATE (not started with
+ * mailproto_smtp_start) or the session's sticky error. */
 MAILPROTO_API int mailproto_smtp_input_buf(mailproto_smtp *s, unsigned char **p, size_t *cap);
 
-/* n bytes were stored at the input buffer; n == 0 means the peer closed. */
+/* n bytes were stored at the input buffer; n == 0 means the peer closed.
+ * Returns MAILPROTO_OK, _E_INVALID (NULL handle, or n larger than the
+ * capacity offered), _E_STATE (not engine mode) or the sticky error. */
 MAILPROTO_API int mailproto_smtp_input_done(mailproto_smtp *s, size_t n);
 
-/* Bytes to send: *p and *len (0: nothing now). */
+/* Bytes to send: *p and *len (0: nothing now), owned by the handle and
+ * valid until the next call on it.  Returns MAILPROTO_OK, _E_INVALID,
+ * _E_STATE (not engine mode) or the sticky error. */
 MAILPROTO_API int mailproto_smtp_output_buf(mailproto_smtp *s, const unsigned char **p,
                                             size_t *len);
 
-/* n bytes of the output buffer were sent. */
+/* n bytes of the output buffer were sent.  Returns MAILPROTO_OK,
+ * _E_INVALID (NULL handle, or n larger than what _output_buf offered) or
+ * _E_STATE (not engine mode). */
 MAILPROTO_API int mailproto_smtp_output_done(mailproto_smtp *s, size_t n);
 
 /* Advance with the caller's clock: MAILPROTO_EVENT (*ev), MAILPROTO_AGAIN
@@ -319,7 +327,8 @@ MAILPROTO_API int mailproto_smtp_output_done(mailproto_smtp *s, size_t n);
 MAILPROTO_API int mailproto_smtp_next(mailproto_smtp *s, uint64_t now_ms,
                                       const mailproto_smtp_event **ev);
 
-/* The connection is now TLS (after MAILPROTO_SMTP_EV_STARTTLS). */
+/* The connection is now TLS (after MAILPROTO_SMTP_EV_STARTTLS).  Returns
+ * MAILPROTO_OK, _E_INVALID or _E_STATE (no TLS switch was asked for). */
 MAILPROTO_API int mailproto_smtp_tls_ready(mailproto_smtp *s);
 
 /* ---- what the server said ---- */
