@@ -174,6 +174,48 @@ static void starttls_missing_or_refused(void **state)
     free(c);
 }
 
+/* Security defaults: implicit TLS for port 465, STARTTLS required
+ * otherwise (default port 587, 24 for LMTP); plain only by name. */
+static void security_defaults(void **state)
+{
+    (void)state;
+    struct {
+        int sec, lmtp;
+        uint16_t port;
+        int want_sec;
+        uint16_t want_port;
+    } cases[] = {
+        {MAILPROTO_SEC_DEFAULT, 0, 0, MAILPROTO_SEC_STARTTLS, 587},
+        {MAILPROTO_SEC_DEFAULT, 0, 465, MAILPROTO_SEC_TLS, 465},
+        {MAILPROTO_SEC_DEFAULT, 0, 25, MAILPROTO_SEC_STARTTLS, 25},
+        {MAILPROTO_SEC_TLS, 0, 0, MAILPROTO_SEC_TLS, 465},
+        {MAILPROTO_SEC_PLAIN, 0, 0, MAILPROTO_SEC_PLAIN, 587},
+        {MAILPROTO_SEC_DEFAULT, 1, 0, MAILPROTO_SEC_STARTTLS, 24},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mailproto_smtp_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.security = cases[i].sec;
+        cfg.lmtp = cases[i].lmtp;
+        cfg.port = cases[i].port;
+        mailproto__smtp_config_defaults(&cfg);
+        assert_int_equal(cfg.security, cases[i].want_sec);
+        assert_int_equal(cfg.port, cases[i].want_port);
+    }
+    /* port 465 by default: TLS before the greeting */
+    convo *c = new_convo(MAILPROTO_SEC_DEFAULT);
+    c->cfg.port = 465;
+    c->events = "STARTTLS;READY;";
+    CONVO(c, "TLS", GREET, EHLO_C, "S:250 mx\r\n");
+    free(c);
+    /* any other port by default: no STARTTLS, no session */
+    c = new_convo(MAILPROTO_SEC_DEFAULT);
+    c->final_rc = MAILPROTO_E_TLS_REQUIRED;
+    c->events = "";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n");
+    free(c);
+}
+
 static void implicit_tls_first(void **state)
 {
     (void)state;
@@ -1185,6 +1227,7 @@ int main(void)
         cmocka_unit_test(starttls_injection),
         cmocka_unit_test(starttls_missing_or_refused),
         cmocka_unit_test(implicit_tls_first),
+        cmocka_unit_test(security_defaults),
         cmocka_unit_test(helo_fallback),
         cmocka_unit_test(pipelined_partial),
         cmocka_unit_test(pipelined_all_refused),
