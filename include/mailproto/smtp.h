@@ -231,7 +231,9 @@ MAILPROTO_API int mailproto_smtp_connect(mailproto_smtp *s);
  * require_all) -- partial refusals are in res->n_rejected -- or an error:
  * _E_INVALID (nothing written), _E_UNSUPPORTED, _E_LIMIT (larger than the
  * server's SIZE), _E_REJECTED, _E_NOT_SENT, _E_OUTCOME_UNKNOWN,
- * _E_CANCELLED, _E_TIMEOUT.  res may be NULL.  A body source that answers
+ * _E_CANCELLED, _E_TIMEOUT.  A 421 reply (the server closes the channel)
+ * refuses the message with _E_REJECTED and ends the session: no RSET is
+ * sent, later calls give _E_CLOSED.  res may be NULL.  A body source that answers
  * MAILPROTO_AGAIN makes it return MAILPROTO_AGAIN: continue with
  * mailproto_smtp_poll until MAILPROTO_SMTP_EV_SENT. */
 MAILPROTO_API int mailproto_smtp_send(mailproto_smtp *s, const mailproto_envelope *env,

@@ -1128,6 +1128,34 @@ static int on_reply(mailproto__smtp_engine *e)
     }
     e->pending--;
     mailproto__trace_note(&e->trace, "smtp: reply %d in %s", e->reply.code, state_names[e->state]);
+    if (e->reply.code == 421 && e->env && e->state != ST_RSET &&
+        !(e->cfg.lmtp && e->state == ST_DATA_END)) {
+        /* RFC 5321 3.8: the server is closing the channel.  The message
+         * was refused (its reply decides it); no RSET into a closing
+         * connection, the session is over. */
+        record_reply(e);
+        res_code(e);
+        mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "the server is closing the session (421)");
+        e->out_len = e->out_off; /* nothing more goes out */
+        e->cmd_sent = e->n_cmds;
+        size_t k = e->cmd_replied;
+        if (e->state == ST_ENVELOPE && (!e->pre_rset || k-- > 0) && k >= 1 &&
+            k <= e->env->n_rcpt) {
+            /* the refused recipient gets its event first, then SENT */
+            size_t r = k - 1;
+            rcpt_set(e, r, 0);
+            if (!e->res.n_rejected)
+                e->res.first_rejected = r;
+            e->res.n_rejected++;
+            e->msg_fail = MAILPROTO_E_REJECTED;
+            e->sent_pending = 1;
+            e->closing = 1;
+            return rcpt_event(e, r);
+        }
+        int rc = finish_msg(e, MAILPROTO_E_REJECTED);
+        die(e, MAILPROTO_E_CLOSED);
+        return rc;
+    }
     switch (e->state) {
     case ST_GREETING:
         return on_greeting_reply(e);
@@ -1534,6 +1562,8 @@ int mailproto__smtp_engine_next(mailproto__smtp_engine *e, uint64_t now,
         *ev = &e->ev;
         int st = e->msg_fail;
         finish_msg(e, st);
+        if (e->closing)
+            die(e, MAILPROTO_E_CLOSED);
         return MAILPROTO_EVENT;
     }
     if (e->want_tls) {

@@ -119,6 +119,7 @@ typedef struct mailproto__smtp_engine {
     int tls_event;      /* engine mode: report EV_STARTTLS to the caller */
     size_t pending;     /* replies owed (FIFO of commands written) */
     int sent_pending;   /* EV_SENT follows the event just returned */
+    int closing;        /* a 421 came: the session ends after the SENT event */
     int source_again;   /* the body source said AGAIN */
     mailproto__smtp_caps caps;
     mailproto__smtp_reply reply;

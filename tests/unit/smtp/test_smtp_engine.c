@@ -441,10 +441,13 @@ static void errors_at_every_step(void **state)
         c->body_len = 1;
         snprintf(ev, sizeof ev, "READY;SENT MAILPROTO_E_REJECTED %d;", code);
         c->events = ev;
+        /* a 421 closes the session: no RSET into it (RFC 5321 3.8) */
+        int closing = code == 421;
+        c->final_rc = closing ? MAILPROTO_E_CLOSED : MAILPROTO_OK;
         const char *s1[] = {GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
                             line, "C:RSET\r\n", "S:250 ok\r\n"};
         c->script = s1;
-        c->n_steps = 8;
+        c->n_steps = closing ? 6 : 8;
         convo_check(c);
         free(c);
         /* RCPT refused */
@@ -457,8 +460,9 @@ static void errors_at_every_step(void **state)
         const char *s2[] = {GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
                             "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", line, "C:RSET\r\n",
                             "S:250 ok\r\n"};
+        c->final_rc = closing ? MAILPROTO_E_CLOSED : MAILPROTO_OK;
         c->script = s2;
-        c->n_steps = 10;
+        c->n_steps = closing ? 8 : 10;
         convo_check(c);
         free(c);
         /* DATA refused */
@@ -471,8 +475,9 @@ static void errors_at_every_step(void **state)
         const char *s3[] = {GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
                             "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n",
                             "C:DATA\r\n", line, "C:RSET\r\n", "S:250 ok\r\n"};
+        c->final_rc = closing ? MAILPROTO_E_CLOSED : MAILPROTO_OK;
         c->script = s3;
-        c->n_steps = 12;
+        c->n_steps = closing ? 10 : 12;
         convo_check(c);
         free(c);
         /* end of data refused */
@@ -485,13 +490,33 @@ static void errors_at_every_step(void **state)
         const char *s4[] = {GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
                             "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n",
                             "C:DATA\r\n", "S:354 go\r\n", "C:x\r\n.\r\n", line};
+        c->final_rc = closing ? MAILPROTO_E_CLOSED : MAILPROTO_OK;
         c->script = s4;
         c->n_steps = 12;
         convo_check(c);
         assert_int_equal(c->res.data_complete, 1);
+        assert_int_equal(c->res.status, MAILPROTO_E_REJECTED);
         assert_int_equal(c->err.pub.code, code);
         free(c);
     }
+    /* pipelined: a 421 to the first RCPT ends it all; the second recipient
+     * never got a reply, nothing more is written */
+    static const mailproto_envelope env2 = {.from = "a@example.test", .rcpt = two_rcpt, .n_rcpt = 2};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env2;
+    c->body = "x";
+    c->body_len = 1;
+    c->final_rc = MAILPROTO_E_CLOSED;
+    c->events = "READY;RCPT 0 421 4.3.2;SENT MAILPROTO_E_REJECTED 421;";
+    CONVO(c, GREET, EHLO_C, PIPE_EHLO, "SUBMIT",
+          "C:MAIL FROM:<a@example.test> BODY=8BITMIME\r\nRCPT TO:<b@example.test>\r\n"
+          "RCPT TO:<c@example.test>\r\nDATA\r\n",
+          "S:250 ok\r\n421 4.3.2 closing\r\n");
+    assert_int_equal(c->res.n_rejected, 1);
+    assert_int_equal(c->res.n_accepted, 0);
+    assert_int_equal(c->res.first_rejected, 0);
+    assert_int_equal(c->res.data_complete, 0);
+    free(c);
 }
 
 static void lmtp_per_recipient(void **state)
