@@ -1431,6 +1431,13 @@ int mailproto__smtp_engine_fail(mailproto__smtp_engine *e, int status)
         e->dead = MAILPROTO_E_CLOSED;
         return MAILPROTO_E_CLOSED;
     }
+    if (e->want_tls && status == MAILPROTO_E_UNSUPPORTED) {
+        /* the connection cannot do TLS (a build without it, a callback
+         * transport without start_tls): TLS was required */
+        mailproto__err_set(e->err, MAILPROTO_E_TLS_REQUIRED,
+                           "TLS is required but the connection cannot do TLS");
+        return die(e, MAILPROTO_E_TLS_REQUIRED);
+    }
     if (e->env) {
         /* Whatever broke the connection, what the caller needs to know is
          * whether the message may have been delivered. */

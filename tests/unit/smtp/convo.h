@@ -8,6 +8,7 @@
  *   "SUBMIT"    submit the conversation's envelope and body
  *   "QUIT"      queue QUIT
  *   "TLS"       the caller finished the TLS handshake (tls_done)
+ *   "NOTLS"     the caller's connection cannot do TLS (fail UNSUPPORTED)
  *   "EOF"       the server closed the connection
  *   "HOLD"      stop draining the output (the peer stops reading)
  *   "TIME:n"    the clock moves n ms forward
@@ -254,6 +255,10 @@ static void convo_run_once(convo *c, size_t split)
             convo_pump(r);
         } else if (strcmp(s, "TLS") == 0) {
             mailproto__smtp_engine_tls_done(&r->e);
+            convo_pump(r);
+        } else if (strcmp(s, "NOTLS") == 0) {
+            /* the caller's connection cannot switch to TLS */
+            mailproto__smtp_engine_fail(&r->e, MAILPROTO_E_UNSUPPORTED);
             convo_pump(r);
         } else if (strcmp(s, "EOF") == 0) {
             mailproto__smtp_engine_input_done(&r->e, 0);

@@ -223,6 +223,24 @@ static void implicit_tls_first(void **state)
     c->events = "STARTTLS;READY;";
     CONVO(c, "TLS", GREET, EHLO_C, "S:250 mx\r\n");
     free(c);
+    /* a connection that cannot do TLS: TLS_REQUIRED, for implicit TLS and
+     * after the STARTTLS go-ahead, credentials never sent */
+    c = new_convo(MAILPROTO_SEC_TLS);
+    c->cfg.username = "u";
+    c->cfg.password = "secret";
+    c->final_rc = MAILPROTO_E_TLS_REQUIRED;
+    c->events = "STARTTLS;";
+    CONVO(c, "NOTLS", GREET);
+    assert_int_equal(c->err.pub.status, MAILPROTO_E_TLS_REQUIRED);
+    free(c);
+    c = new_convo(MAILPROTO_SEC_STARTTLS);
+    c->cfg.username = "u";
+    c->cfg.password = "secret";
+    c->final_rc = MAILPROTO_E_TLS_REQUIRED;
+    c->events = "STARTTLS;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n", "C:STARTTLS\r\n",
+          "S:220 go\r\n", "NOTLS", "S:250 mx\r\n");
+    free(c);
 }
 
 static void helo_fallback(void **state)
