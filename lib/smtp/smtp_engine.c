@@ -1244,7 +1244,8 @@ static int body_piece(mailproto__smtp_engine *e, size_t off, size_t room, size_t
     if (e->enc.nul)
         return abort_body(e, MAILPROTO_E_INVALID,
                           "NUL byte in the body (only BODY=BINARYMIME can carry it)");
-    mailproto__trace_data(&e->trace, MAILPROTO_TRACE_SENT, dst, w);
+    if (!e->use_bdat) /* BDAT traces its chunk after the command */
+        mailproto__trace_data(&e->trace, MAILPROTO_TRACE_SENT, dst, w);
     *produced = w;
     return MAILPROTO_OK;
 }
@@ -1310,6 +1311,8 @@ static int produce_bdat(mailproto__smtp_engine *e)
     memcpy(e->out, head, h);
     e->out_len = h + w;
     mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_SENT, MAILPROTO_TRACE_COMMAND, head, h);
+    if (w)
+        mailproto__trace_data(&e->trace, MAILPROTO_TRACE_SENT, e->out + h, w);
     e->arm_tx = 1;
     e->arm_wait = 1;
     if (e->bdat_last) {

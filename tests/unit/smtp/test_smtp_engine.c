@@ -566,11 +566,14 @@ static void chunking_bdat(void **state)
     c->env = &env;
     c->body = "a\n.b";
     c->body_len = 4;
+    c->cfg.trace_data = 1;
     c->events = "READY;RCPT 0 250;SENT MAILPROTO_OK 250;";
     CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n", "SUBMIT",
           "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n",
           "S:250 ok\r\n250 ok\r\n", "C:BDAT 5\r\na\r\n.bBDAT 2 LAST\r\n\r\n",
           "S:250 ok\r\n250 queued\r\n");
+    /* the trace shows each chunk after its BDAT command, as sent */
+    assert_non_null(strstr(c->trace.buf, "BDAT 5\r\na\r\n.bBDAT 2 LAST\r\n\r\n"));
     free(c);
     /* pipelined chunks, the first refused: RSET after every owed reply */
     c = new_convo(MAILPROTO_SEC_PLAIN);
