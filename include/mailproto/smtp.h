@@ -274,7 +274,7 @@ typedef struct mailproto_smtp_event {
  * (nothing to do: no operation runs) or an error.  now_ms is the caller's
  * monotonic clock.  AGAIN with mailproto_smtp_io_interest() == 0 means the
  * body source said AGAIN: poll again when it has data.  On an idle session
- * over TCP it also reads, without waiting, what the server sent unasked: a
+ * over TCP (not cfg.io: a callback recv may block) it also reads, without waiting, what the server sent unasked: a
  * 421 (RFC 5321 section 3.8) or a close gives MAILPROTO_E_CLOSED (the 421's
  * code and text in mailproto_smtp_last_reply), any other reply
  * MAILPROTO_E_PROTOCOL.  mailproto_smtp_send and _submit check the same

@@ -205,11 +205,11 @@ static int drive(mailproto_smtp *s, uint64_t now, const mailproto_smtp_event **e
 /* An idle session over a socket: read what the server sent unasked (a
  * 421 before it closes, or the close itself) without waiting, so that the
  * next poll, send or submit reports the closed session instead of writing
- * a command into it.  Callback transports are left alone: their recv may
- * block.  Returns 1 when something arrived (drive again), else 0. */
+ * a command into it.  Callback transports (cfg.io) are left alone: their
+ * recv may block.  Returns 1 when something arrived (drive again), else 0. */
 static int idle_read(mailproto_smtp *s)
 {
-    if (s->mode != MODE_NET || !s->t || s->drive.connecting || s->drive.tls_busy ||
+    if (s->mode != MODE_NET || !s->t || s->e.cfg.io || s->drive.connecting || s->drive.tls_busy ||
         !mailproto__smtp_engine_idle(&s->e) || mailproto_transport_fd(s->t) < 0)
         return 0;
     unsigned char *p;
@@ -437,7 +437,7 @@ int mailproto_smtp_io_interest(const mailproto_smtp *s)
 {
     if (!s)
         return 0;
-    if (s->mode == MODE_NET && s->t && mailproto_transport_fd(s->t) >= 0 &&
+    if (s->mode == MODE_NET && s->t && !s->e.cfg.io && mailproto_transport_fd(s->t) >= 0 &&
         !s->drive.connecting && !s->drive.tls_busy && mailproto__smtp_engine_idle(&s->e))
         return MAILPROTO_IO_READ; /* an idle session: watch for a 421 or a close */
     if (s->mode == MODE_NET && s->drive.interest)
