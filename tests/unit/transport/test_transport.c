@@ -140,9 +140,16 @@ static int group_setup(void **state)
     return -1;
 }
 
+static pid_t g_sserver = -1; /* openssl s_server of test_renegotiation_refused */
+
 static int group_teardown(void **state)
 {
     (void)state;
+    if (g_sserver > 0) { /* left behind by a failed assertion */
+        kill(g_sserver, SIGTERM);
+        waitpid(g_sserver, NULL, 0);
+        g_sserver = -1;
+    }
     if (g_peer > 0) {
         kill(g_peer, SIGTERM);
         waitpid(g_peer, NULL, 0);
@@ -1400,6 +1407,87 @@ static void test_io_set_clock_and_trace(void **state)
     close(ls);
 }
 
+/* Renegotiation is off: when the server asks for one (openssl s_server's
+ * "r" command sends a TLS 1.2 HelloRequest), the client answers with the
+ * no_renegotiation alert, which OpenSSL reports as "no renegotiation", and
+ * never runs a second handshake.  Skipped without the openssl tool. */
+static int read_until(int fd, char *buf, size_t cap, size_t *len, const char *what, int ms)
+{
+    uint64_t end = now_ms() + (uint64_t)ms;
+    while (!strstr(buf, what)) {
+        uint64_t t = now_ms();
+        if (t >= end || *len + 1 >= cap)
+            return 0;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, (int)(end - t)) <= 0)
+            continue;
+        ssize_t r = read(fd, buf + *len, cap - 1 - *len);
+        if (r <= 0)
+            return 0;
+        *len += (size_t)r;
+        buf[*len] = '\0';
+    }
+    return 1;
+}
+
+static void test_renegotiation_refused(void **state)
+{
+    NEED_TLS();
+    (void)state;
+    if (access("/usr/bin/openssl", X_OK) != 0)
+        skip();
+    char cert[256], key[256];
+    path(cert, sizeof cert, "good.pem");
+    path(key, sizeof key, "good.key");
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        close(in[1]);
+        close(out[0]);
+        execl("/usr/bin/openssl", "openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", cert,
+              "-key", key, "-tls1_2", "-naccept", "1", (char *)NULL);
+        _exit(127);
+    }
+    g_sserver = pid;
+    close(in[0]);
+    close(out[1]);
+    static char log[8192];
+    size_t len = 0;
+    log[0] = '\0';
+    assert_true(read_until(out[0], log, sizeof log, &len, "ACCEPT", 10000));
+    const char *colon = strrchr(strstr(log, "ACCEPT"), ':');
+    assert_non_null(colon);
+    uint16_t port = (uint16_t)atoi(colon + 1);
+    assert_true(port > 0);
+    mailproto_tls_config *cfg = tls_cfg_ca();
+    mailproto_tcp_config c = tcp_cfg(port);
+    c.io_timeout_ms = 5000;
+    mailproto_transport *t = NULL;
+    assert_int_equal(mailproto_transport_tcp(&t, &c, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_transport_start_tls(t, cfg, "localhost"), MAILPROTO_OK);
+    assert_true(read_until(out[0], log, sizeof log, &len, "CIPHER", 10000));
+    assert_int_equal(write(in[1], "r\n", 2), 2);
+    char b[64];
+    size_t d = 0;
+    int rc = mailproto_transport_recv(t, b, sizeof b, &d);
+    /* the server gives up on the session: an error or a close, never data */
+    assert_true(rc < 0 || (rc == MAILPROTO_OK && d == 0));
+    assert_true(read_until(out[0], log, sizeof log, &len, "no renegotiation", 5000));
+    mailproto_transport_free(t);
+    mailproto_tls_config_free(cfg);
+    close(in[1]);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    g_sserver = -1;
+    close(out[0]);
+}
+
 /* Non-blocking TCP + TLS driven by fd / io_interest / timeout_ms only. */
 static void test_nonblocking_tcp_tls(void **state)
 {
@@ -1773,6 +1861,7 @@ int main(void)
         cmocka_unit_test(test_io_misbehaving_callbacks),
         cmocka_unit_test(test_tls_over_callbacks),
         cmocka_unit_test(test_io_set_clock_and_trace),
+        cmocka_unit_test(test_renegotiation_refused),
         cmocka_unit_test(test_nonblocking_tcp_tls),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_tls_minimum_version),
