@@ -331,17 +331,23 @@ int mailproto_smtp_send(mailproto_smtp *s, const mailproto_envelope *env, mailpr
 {
     if (res)
         memset(res, 0, sizeof *res);
+    int rc;
     if (!s)
-        return MAILPROTO_E_INVALID;
-    if (s->mode != MODE_NET || s->e.cfg.nonblocking)
-        return mailproto__err_set(&s->err, MAILPROTO_E_STATE,
-                                  "mailproto_smtp_send needs a connected blocking handle");
-    int rc = idle_check(s);
-    if (rc < 0)
+        rc = MAILPROTO_E_INVALID;
+    else if (s->mode != MODE_NET || s->e.cfg.nonblocking)
+        rc = mailproto__err_set(&s->err, MAILPROTO_E_STATE,
+                                "mailproto_smtp_send needs a connected blocking handle");
+    else if ((rc = idle_check(s)) == MAILPROTO_OK)
+        rc = mailproto__smtp_engine_submit(&s->e, env, body);
+    if (rc != MAILPROTO_OK) {
+        /* nothing was written: the result says why, never "OK" */
+        if (res) {
+            res->status = rc;
+            res->n_rcpt = env ? env->n_rcpt : 0;
+            res->first_rejected = res->n_rcpt;
+        }
         return rc;
-    rc = mailproto__smtp_engine_submit(&s->e, env, body);
-    if (rc != MAILPROTO_OK)
-        return rc;
+    }
     for (;;) {
         const mailproto_smtp_event *ev;
         rc = drive(s, 0, &ev);

@@ -257,10 +257,14 @@ static void idle_421(void **state)
         wait_readable(h);
         mailproto_source src;
         mailproto_source_mem(&src, "x", 1);
-        if (nb)
+        mailproto_smtp_result res;
+        if (nb) {
             rc = mailproto_smtp_poll(h, mailproto_clock_monotonic_ms(NULL), &ev);
-        else
-            rc = mailproto_smtp_send(h, &env, &src, NULL);
+        } else {
+            rc = mailproto_smtp_send(h, &env, &src, &res);
+            assert_int_equal(res.status, MAILPROTO_E_CLOSED);
+            assert_int_equal(res.data_complete, 0);
+        }
         assert_int_equal(rc, MAILPROTO_E_CLOSED);
         const mailproto_reply *r = mailproto_smtp_last_reply(h);
         assert_int_equal(r->status, MAILPROTO_E_CLOSED);
@@ -302,6 +306,12 @@ static void last_result(void **state)
     mailproto_source src;
     mailproto_source_mem(&src, "x", 1);
     mailproto_smtp_result res;
+    /* refused before anything is written: the result says so too */
+    static const char *const bad[] = {"b@example.test\r\nRSET"};
+    mailproto_envelope benv = {.from = "a@example.test", .rcpt = bad, .n_rcpt = 1};
+    assert_int_equal(mailproto_smtp_send(h, &benv, &src, &res), MAILPROTO_E_INVALID);
+    assert_int_equal(res.status, MAILPROTO_E_INVALID);
+    assert_int_equal(res.data_complete, 0);
     assert_int_equal(mailproto_smtp_send(h, &env, &src, &res), MAILPROTO_OK);
     assert_int_equal(mailproto_smtp_last_result(h, &lr), MAILPROTO_OK);
     assert_memory_equal(&lr, &res, sizeof lr);
