@@ -1070,6 +1070,49 @@ static void reply_limits_and_protocol(void **state)
     convo_run_once(c, 0);
     convo_run_once(c, 1);
     free(c);
+    /* the default limits at their edges: a reply line of 8192 bytes is
+     * taken, 8193 is not; 8 lines of 8000 bytes (64016 with CRLFs) are
+     * taken, a ninth crosses 64 KiB */
+    static char edge[2][8192 + 8];
+    static char lines9[9 * 8002 + 8];
+    for (int k = 0; k < 2; k++) {
+        memset(edge[k], 'e', sizeof edge[k]);
+        memcpy(edge[k], "S:250 ", 6);
+        memcpy(edge[k] + 2 + 8192 + k, "\r\n", 3);
+        c = new_convo(MAILPROTO_SEC_PLAIN);
+        c->final_rc = k ? MAILPROTO_E_LIMIT : MAILPROTO_OK;
+        c->events = k ? "" : "READY;";
+        const char *st[] = {GREET, EHLO_C, edge[k]};
+        c->script = st;
+        c->n_steps = 3;
+        convo_run_once(c, 0);
+        convo_run_once(c, 1);
+        convo_run_once(c, 4099);
+        free(c);
+    }
+    for (int nine = 0; nine < 2; nine++) {
+        size_t n = 0;
+        memcpy(lines9, "S:", 2);
+        n = 2;
+        int count = nine ? 9 : 8;
+        for (int i = 0; i < count; i++) {
+            memset(lines9 + n, 'l', 8002);
+            memcpy(lines9 + n, i == count - 1 ? "250 " : "250-", 4);
+            memcpy(lines9 + n + 8000, "\r\n", 2);
+            n += 8002;
+        }
+        lines9[n] = '\0';
+        c = new_convo(MAILPROTO_SEC_PLAIN);
+        c->final_rc = nine ? MAILPROTO_E_LIMIT : MAILPROTO_OK;
+        c->events = nine ? "" : "READY;";
+        const char *st[] = {GREET, EHLO_C, lines9};
+        c->script = st;
+        c->n_steps = 3;
+        convo_run_once(c, 0);
+        convo_run_once(c, 1);
+        convo_run_once(c, 30001);
+        free(c);
+    }
     /* configured smaller limits */
     c = new_convo(MAILPROTO_SEC_PLAIN);
     c->cfg.max_reply_lines = 3;
