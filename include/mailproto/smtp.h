@@ -220,7 +220,8 @@ typedef struct mailproto_smtp_result {
  * _E_TLS_REQUIRED, network and TLS errors (fatal); _E_REJECTED (greeting or
  * EHLO refused: the session is over, later calls give _E_CLOSED); _E_AUTH
  * or _E_UNSUPPORTED (no usable AUTH mechanism): the session stays open
- * without authentication, the caller may QUIT or try to send anyway.
+ * without authentication, the caller may QUIT or try to send anyway;
+ * _E_CLOSED when the server answered 421 (it closes the channel).
  * Non-blocking: returns MAILPROTO_AGAIN; _poll then gives
  * MAILPROTO_SMTP_EV_READY. */
 MAILPROTO_API int mailproto_smtp_connect(mailproto_smtp *s);

@@ -1128,6 +1128,13 @@ static int on_reply(mailproto__smtp_engine *e)
     }
     e->pending--;
     mailproto__trace_note(&e->trace, "smtp: reply %d in %s", e->reply.code, state_names[e->state]);
+    if (e->reply.code == 421 && e->state == ST_AUTH) {
+        /* not a verdict on the credentials: the server closes the channel */
+        mailproto__sasl_clear(&e->sasl);
+        record_reply(e);
+        mailproto__err_set(e->err, MAILPROTO_E_CLOSED, "the server closed the session during AUTH (421)");
+        return die(e, MAILPROTO_E_CLOSED);
+    }
     if (e->reply.code == 421 && e->env && e->state != ST_RSET &&
         !(e->cfg.lmtp && e->state == ST_DATA_END)) {
         /* RFC 5321 3.8: the server is closing the channel.  The message

@@ -1138,6 +1138,18 @@ static void auth_mechanisms(void **state)
     assert_string_equal(c->err.pub.enhanced, "5.7.8");
     assert_null(strstr(c->err.pub.message, "tanstaaf"));
     free(c);
+    /* 421 during AUTH: the session is over (not an AUTH verdict) */
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->cfg.username = "tim";
+    c->cfg.password = "tanstaaftanstaaf";
+    c->cfg.allow_plaintext_auth = 1;
+    c->final_rc = MAILPROTO_E_CLOSED;
+    c->events = "";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 AUTH LOGIN\r\n", "C:AUTH LOGIN\r\n",
+          "S:421 4.4.2 timeout\r\n");
+    assert_int_equal(c->err.pub.status, MAILPROTO_E_CLOSED);
+    assert_int_equal(c->err.pub.code, 421);
+    free(c);
     /* CRAM-MD5 (RFC 2195) */
     c = new_convo(MAILPROTO_SEC_PLAIN);
     c->cfg.username = "tim";
