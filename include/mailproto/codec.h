@@ -42,9 +42,10 @@ MAILPROTO_API size_t mailproto_b64_enc_bound(const mailproto_b64_enc *e, size_t 
 MAILPROTO_API size_t mailproto_b64_enc_update(mailproto_b64_enc *e, const void *in, size_t n,
                                               char *out);
 
-/* Flush the carried bytes with '=' padding (out needs 6 bytes: 4 plus a
- * possible CRLF is not added; the caller ends the last line).  Returns the
- * number of characters written. */
+/* Flush the carried bytes with '=' padding.  out needs room for 6 bytes
+ * (a CRLF when the current line is full, then 4 characters); no CRLF is
+ * added after the last line: the caller ends it.  Returns the number of
+ * characters written (0 when nothing was carried). */
 MAILPROTO_API size_t mailproto_b64_enc_final(mailproto_b64_enc *e, char *out);
 
 /* Streaming base64 decoder state. */

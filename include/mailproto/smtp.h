@@ -154,8 +154,23 @@ MAILPROTO_API void mailproto_smtp_free(mailproto_smtp *s);
  * part 64, domain 255, path 256) give MAILPROTO_E_INVALID with nothing
  * written.  A non-ASCII domain is sent as its IDNA A-label when the server
  * lacks SMTPUTF8 (builds with libidn2); a non-ASCII local part needs
- * SMTPUTF8 (else MAILPROTO_E_UNSUPPORTED before MAIL FROM).  DSN
- * parameters are sent only when the server offers DSN. */
+ * SMTPUTF8 (else MAILPROTO_E_UNSUPPORTED before MAIL FROM).
+ *
+ * DSN (dsn_notify, dsn_ret, dsn_envid, orcpt) is a request, not a
+ * condition: when the server does not offer DSN these parameters are left
+ * out, the message is sent, and the trace notes it (the server's default
+ * failure notices still apply).  Check mailproto_smtp_caps() for
+ * MAILPROTO_SMTP_CAP_DSN first to insist.  requiretls is a condition: it
+ * gives MAILPROTO_E_UNSUPPORTED, nothing written, unless the session runs
+ * over TLS and the server offers REQUIRETLS.
+ *
+ * The body: line endings become CRLF, dots are stuffed.  A NUL byte is
+ * allowed only with MAILPROTO_BODY_BINARYMIME; otherwise, like an 8-bit
+ * byte that the body type forbids, it fails the message: before anything
+ * is written when the body is 7-bit and its source can rewind (it is read
+ * twice), else when the encoder meets it -- with BDAT the message is reset
+ * (RSET), after DATA the connection is dropped (the result is
+ * MAILPROTO_E_INVALID / _E_UNSUPPORTED with data_complete 0: not sent). */
 typedef struct mailproto_envelope {
     const char *from;
     const char *const *rcpt;
@@ -180,7 +195,13 @@ typedef struct mailproto_smtp_rcpt {
     char text[96];      /* first reply line, sanitized, truncated */
 } mailproto_smtp_rcpt;
 
-/* The outcome of one message. */
+/* The outcome of one message.  Delivery is certain only with MAILPROTO_OK.
+ * MAILPROTO_E_OUTCOME_UNKNOWN: the end of data was written but no valid
+ * final reply came (connection lost, timeout, malformed or oversized
+ * reply) -- the server may have delivered it; do not resend blindly.
+ * Any other error has data_complete 0: the message was not delivered
+ * (MAILPROTO_E_NOT_SENT when the connection broke, else the cause, e.g.
+ * _E_REJECTED, _E_TIMEOUT, _E_CANCELLED). */
 typedef struct mailproto_smtp_result {
     int status;             /* MAILPROTO_OK or the error */
     int code;               /* reply to the end of data (or the failing command) */
@@ -199,7 +220,8 @@ typedef struct mailproto_smtp_result {
  * _E_TLS_REQUIRED, network and TLS errors (fatal); _E_REJECTED (greeting or
  * EHLO refused: the session is over, later calls give _E_CLOSED); _E_AUTH
  * or _E_UNSUPPORTED (no usable AUTH mechanism): the session stays open
- * without authentication, the caller may QUIT or try to send anyway.
+ * without authentication, the caller may QUIT or try to send anyway;
+ * _E_CLOSED when the server answered 421 (it closes the channel).
  * Non-blocking: returns MAILPROTO_AGAIN; _poll then gives
  * MAILPROTO_SMTP_EV_READY. */
 MAILPROTO_API int mailproto_smtp_connect(mailproto_smtp *s);
@@ -210,7 +232,9 @@ MAILPROTO_API int mailproto_smtp_connect(mailproto_smtp *s);
  * require_all) -- partial refusals are in res->n_rejected -- or an error:
  * _E_INVALID (nothing written), _E_UNSUPPORTED, _E_LIMIT (larger than the
  * server's SIZE), _E_REJECTED, _E_NOT_SENT, _E_OUTCOME_UNKNOWN,
- * _E_CANCELLED, _E_TIMEOUT.  res may be NULL.  A body source that answers
+ * _E_CANCELLED, _E_TIMEOUT.  A 421 reply (the server closes the channel)
+ * refuses the message with _E_REJECTED and ends the session: no RSET is
+ * sent, later calls give _E_CLOSED.  res may be NULL.  A body source that answers
  * MAILPROTO_AGAIN makes it return MAILPROTO_AGAIN: continue with
  * mailproto_smtp_poll until MAILPROTO_SMTP_EV_SENT. */
 MAILPROTO_API int mailproto_smtp_send(mailproto_smtp *s, const mailproto_envelope *env,
@@ -250,14 +274,21 @@ typedef struct mailproto_smtp_event {
  * MAILPROTO_EVENT (*ev set; call again), MAILPROTO_AGAIN (wait), MAILPROTO_OK
  * (nothing to do: no operation runs) or an error.  now_ms is the caller's
  * monotonic clock.  AGAIN with mailproto_smtp_io_interest() == 0 means the
- * body source said AGAIN: poll again when it has data. */
+ * body source said AGAIN: poll again when it has data.  On an idle session
+ * over TCP (not cfg.io: a callback recv may block) it also reads, without waiting, what the server sent unasked: a
+ * 421 (RFC 5321 section 3.8) or a close gives MAILPROTO_E_CLOSED (the 421's
+ * code and text in mailproto_smtp_last_reply), any other reply
+ * MAILPROTO_E_PROTOCOL.  mailproto_smtp_send and _submit check the same
+ * before writing MAIL FROM, so a closed session never gets a message. */
 MAILPROTO_API int mailproto_smtp_poll(mailproto_smtp *s, uint64_t now_ms,
                                       const mailproto_smtp_event **ev);
 
 /* The socket to wait on, or -1 (none yet, or a callback transport). */
 MAILPROTO_API int mailproto_smtp_fd(const mailproto_smtp *s);
 
-/* MAILPROTO_IO_READ and/or MAILPROTO_IO_WRITE: what the last AGAIN waits for. */
+/* MAILPROTO_IO_READ and/or MAILPROTO_IO_WRITE: what the last AGAIN waits
+ * for.  An idle session over TCP answers MAILPROTO_IO_READ: when the socket
+ * becomes readable, call mailproto_smtp_poll (the server closed it). */
 MAILPROTO_API int mailproto_smtp_io_interest(const mailproto_smtp *s);
 
 /* Milliseconds until the next deadline (a reply timeout, the connect or
@@ -272,17 +303,25 @@ MAILPROTO_API int mailproto_smtp_timeout_ms(const mailproto_smtp *s, uint64_t no
 MAILPROTO_API int mailproto_smtp_start(mailproto_smtp *s);
 
 /* Where to put received bytes: *p and *cap (0 when the engine wants no
- * input now).  Returns MAILPROTO_OK or a sticky error. */
+ * input now); the buffer belongs to the handle.  Returns MAILPROTO_OK,
+ * _E_INVALID (NULL argument), _E_STATE (not started with
+ * mailproto_smtp_start) or the session's sticky error. */
 MAILPROTO_API int mailproto_smtp_input_buf(mailproto_smtp *s, unsigned char **p, size_t *cap);
 
-/* n bytes were stored at the input buffer; n == 0 means the peer closed. */
+/* n bytes were stored at the input buffer; n == 0 means the peer closed.
+ * Returns MAILPROTO_OK, _E_INVALID (NULL handle, or n larger than the
+ * capacity offered), _E_STATE (not engine mode) or the sticky error. */
 MAILPROTO_API int mailproto_smtp_input_done(mailproto_smtp *s, size_t n);
 
-/* Bytes to send: *p and *len (0: nothing now). */
+/* Bytes to send: *p and *len (0: nothing now), owned by the handle and
+ * valid until the next call on it.  Returns MAILPROTO_OK, _E_INVALID,
+ * _E_STATE (not engine mode) or the sticky error. */
 MAILPROTO_API int mailproto_smtp_output_buf(mailproto_smtp *s, const unsigned char **p,
                                             size_t *len);
 
-/* n bytes of the output buffer were sent. */
+/* n bytes of the output buffer were sent.  Returns MAILPROTO_OK,
+ * _E_INVALID (NULL handle, or n larger than what _output_buf offered) or
+ * _E_STATE (not engine mode). */
 MAILPROTO_API int mailproto_smtp_output_done(mailproto_smtp *s, size_t n);
 
 /* Advance with the caller's clock: MAILPROTO_EVENT (*ev), MAILPROTO_AGAIN
@@ -291,7 +330,8 @@ MAILPROTO_API int mailproto_smtp_output_done(mailproto_smtp *s, size_t n);
 MAILPROTO_API int mailproto_smtp_next(mailproto_smtp *s, uint64_t now_ms,
                                       const mailproto_smtp_event **ev);
 
-/* The connection is now TLS (after MAILPROTO_SMTP_EV_STARTTLS). */
+/* The connection is now TLS (after MAILPROTO_SMTP_EV_STARTTLS).  Returns
+ * MAILPROTO_OK, _E_INVALID or _E_STATE (no TLS switch was asked for). */
 MAILPROTO_API int mailproto_smtp_tls_ready(mailproto_smtp *s);
 
 /* ---- what the server said ---- */

@@ -96,7 +96,9 @@ MAILPROTO_API int mailproto_transport_tcp(mailproto_transport **out, const mailp
 /* As mailproto_transport_tcp, with addresses the caller resolved itself:
  * addrs points to n_addrs struct sockaddr pointers (sockaddr_in or
  * sockaddr_in6, lengths in addr_lens).  Nothing blocks in non-blocking mode.
- * cfg->host is still used for TLS (SNI, name check). */
+ * cfg->host is still used for TLS (SNI, name check).  Returns as
+ * mailproto_transport_tcp (never _E_RESOLVE); _E_INVALID for no or
+ * malformed addresses. */
 MAILPROTO_API int mailproto_transport_tcp_addrs(mailproto_transport **out,
                                                 const mailproto_tcp_config *cfg,
                                                 const void *const *addrs,

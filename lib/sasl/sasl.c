@@ -122,6 +122,16 @@ static int clean(const char *s)
     return 1;
 }
 
+static int no_controls(const char *s)
+{
+    if (!s)
+        return 1;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
 int mailproto__saslprep(const char *in, char *out, size_t cap, size_t *len)
 {
     size_t n = strlen(in);
@@ -164,6 +174,12 @@ int mailproto__sasl_start(mailproto__sasl *s, int mech, const mailproto__sasl_cr
         return MAILPROTO_E_INVALID;
     if (!clean(cred->authzid) || !clean(cred->user) || !clean(cred->password) ||
         !clean(cred->token) || !clean(cred->host))
+        return MAILPROTO_E_INVALID;
+    /* XOAUTH2/OAUTHBEARER separate their fields with %x01: a control
+     * character in the user, host or token could add or replace a field
+     * (a bearer token is b64token, RFC 6750 2.1) */
+    if ((mech == MAILPROTO__SASL_XOAUTH2 || mech == MAILPROTO__SASL_OAUTHBEARER) &&
+        (!no_controls(cred->user) || !no_controls(cred->token) || !no_controls(cred->host)))
         return MAILPROTO_E_INVALID;
     s->mech = mech;
     s->cred = cred;

@@ -202,6 +202,42 @@ static int drive(mailproto_smtp *s, uint64_t now, const mailproto_smtp_event **e
     return rc;
 }
 
+/* An idle session over a socket: read what the server sent unasked (a
+ * 421 before it closes, or the close itself) without waiting, so that the
+ * next poll, send or submit reports the closed session instead of writing
+ * a command into it.  Callback transports (cfg.io) are left alone: their
+ * recv may block.  Returns 1 when something arrived (drive again), else 0. */
+static int idle_read(mailproto_smtp *s)
+{
+    if (s->mode != MODE_NET || !s->t || s->e.cfg.io || s->drive.connecting || s->drive.tls_busy ||
+        !mailproto__smtp_engine_idle(&s->e) || mailproto_transport_fd(s->t) < 0)
+        return 0;
+    unsigned char *p;
+    size_t cap = 0, done = 0;
+    mailproto__smtp_engine_input(&s->e, &p, &cap);
+    if (!cap)
+        return 0;
+    int rc = mailproto_transport_recv(s->t, p, cap, &done);
+    if (rc == MAILPROTO_AGAIN)
+        return 0;
+    if (rc == MAILPROTO_OK)
+        mailproto__smtp_engine_input_done(&s->e, done > cap ? cap : done);
+    else
+        mailproto__smtp_engine_fail(&s->e, rc);
+    return 1;
+}
+
+/* Read what an idle session holds and let the engine judge it; returns the
+ * engine's sticky error when the session is over, else MAILPROTO_OK. */
+static int idle_check(mailproto_smtp *s)
+{
+    if (!idle_read(s))
+        return MAILPROTO_OK;
+    const mailproto_smtp_event *ev;
+    int rc = drive(s, 0, &ev);
+    return rc < 0 ? rc : MAILPROTO_OK;
+}
+
 int mailproto_smtp_connect(mailproto_smtp *s)
 {
     if (!s)
@@ -284,6 +320,9 @@ int mailproto_smtp_submit(mailproto_smtp *s, const mailproto_envelope *env, mail
         return MAILPROTO_E_INVALID;
     if (s->mode == MODE_NONE)
         return mailproto__err_set(&s->err, MAILPROTO_E_STATE, "not connected");
+    int rc = idle_check(s);
+    if (rc < 0)
+        return rc;
     return mailproto__smtp_engine_submit(&s->e, env, body);
 }
 
@@ -292,14 +331,23 @@ int mailproto_smtp_send(mailproto_smtp *s, const mailproto_envelope *env, mailpr
 {
     if (res)
         memset(res, 0, sizeof *res);
+    int rc;
     if (!s)
-        return MAILPROTO_E_INVALID;
-    if (s->mode != MODE_NET || s->e.cfg.nonblocking)
-        return mailproto__err_set(&s->err, MAILPROTO_E_STATE,
-                                  "mailproto_smtp_send needs a connected blocking handle");
-    int rc = mailproto__smtp_engine_submit(&s->e, env, body);
-    if (rc != MAILPROTO_OK)
+        rc = MAILPROTO_E_INVALID;
+    else if (s->mode != MODE_NET || s->e.cfg.nonblocking)
+        rc = mailproto__err_set(&s->err, MAILPROTO_E_STATE,
+                                "mailproto_smtp_send needs a connected blocking handle");
+    else if ((rc = idle_check(s)) == MAILPROTO_OK)
+        rc = mailproto__smtp_engine_submit(&s->e, env, body);
+    if (rc != MAILPROTO_OK) {
+        /* nothing was written: the result says why, never "OK" */
+        if (res) {
+            res->status = rc;
+            res->n_rcpt = env ? env->n_rcpt : 0;
+            res->first_rejected = res->n_rcpt;
+        }
         return rc;
+    }
     for (;;) {
         const mailproto_smtp_event *ev;
         rc = drive(s, 0, &ev);
@@ -380,7 +428,10 @@ int mailproto_smtp_poll(mailproto_smtp *s, uint64_t now_ms_, const mailproto_smt
         return MAILPROTO_E_INVALID;
     if (s->mode != MODE_NET)
         return mailproto__err_set(&s->err, MAILPROTO_E_STATE, "not connected");
-    return drive(s, now_ms_, ev);
+    int rc = drive(s, now_ms_, ev);
+    if (rc == MAILPROTO_OK && idle_read(s))
+        rc = drive(s, now_ms_, ev);
+    return rc;
 }
 
 int mailproto_smtp_fd(const mailproto_smtp *s)
@@ -392,6 +443,9 @@ int mailproto_smtp_io_interest(const mailproto_smtp *s)
 {
     if (!s)
         return 0;
+    if (s->mode == MODE_NET && s->t && !s->e.cfg.io && mailproto_transport_fd(s->t) >= 0 &&
+        !s->drive.connecting && !s->drive.tls_busy && mailproto__smtp_engine_idle(&s->e))
+        return MAILPROTO_IO_READ; /* an idle session: watch for a 421 or a close */
     if (s->mode == MODE_NET && s->drive.interest)
         return s->drive.interest;
     int w = mailproto__smtp_engine_want(&s->e), r = 0;

@@ -1,6 +1,6 @@
 /*
  * SMTP body encoder: CRLF canonicalization (lone LF and lone CR become
- * CRLF), dot-stuffing, the final CRLF before ".", 8-bit checks.  Constant
+ * CRLF), dot-stuffing, the final CRLF before ".", 8-bit and NUL checks.  Constant
  * state, no lookahead: a CR is written as CRLF at once and an LF right
  * after it is dropped.
  *
@@ -18,6 +18,7 @@ void mailproto__smtp_enc_init(mailproto__smtp_enc *e, int stuff, int canon, int 
     e->canon = canon;
     e->allow8 = allow8;
     e->bad8 = 0;
+    e->nul = 0;
 }
 
 size_t mailproto__smtp_enc_run(mailproto__smtp_enc *e, const unsigned char *in, size_t n,
@@ -53,6 +54,10 @@ size_t mailproto__smtp_enc_run(mailproto__smtp_enc *e, const unsigned char *in, 
         }
         if (c >= 0x80 && !e->allow8) {
             e->bad8 = 1;
+            return o;
+        }
+        if (c == 0) {
+            e->nul = 1;
             return o;
         }
         if (c == '.' && e->bol && e->stuff)

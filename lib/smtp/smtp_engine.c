@@ -150,7 +150,21 @@ static int die(mailproto__smtp_engine *e, int status)
     if (!e->dead) {
         e->dead = status;
         if (e->env) {
-            e->res.status = status;
+            int st = status;
+            if (e->res.data_complete && status != MAILPROTO_E_OUTCOME_UNKNOWN) {
+                /* a timeout, a malformed or oversized reply after the end
+                 * of data: the server may have taken the message, so the
+                 * caller must not simply send it again */
+                char why[MAILPROTO__ERR_MSG_MAX];
+                mailproto__fmt(why, sizeof why, "%s",
+                               e->err->pub.status < 0 ? e->err->msg : mailproto_strerror(status));
+                mailproto__err_set(e->err, MAILPROTO_E_OUTCOME_UNKNOWN,
+                                   "%s, after the end of data was sent: the message may have been "
+                                   "delivered",
+                                   why);
+                st = MAILPROTO_E_OUTCOME_UNKNOWN;
+            }
+            e->res.status = st;
             e->env = NULL;
         }
         e->want_tls = 0;
@@ -811,13 +825,16 @@ static int check_envelope(mailproto__smtp_engine *e, const mailproto_envelope *e
             if (rc != MAILPROTO_OK)
                 break;
             for (size_t i = 0; i < got && !bad; i++)
-                bad = e->out[i] >= 0x80;
+                bad = e->out[i] >= 0x80 ? 1 : e->out[i] == 0 ? 2 : 0;
         } while (got && !bad);
         int rw = mailproto_source_rewind(body);
         if (rc != MAILPROTO_OK && rc != MAILPROTO_AGAIN)
             return mailproto__err_set(er, rc, "body source failed");
         if (rw != MAILPROTO_OK)
             return mailproto__err_set(er, rw, "body source cannot rewind");
+        if (bad == 2)
+            return mailproto__err_set(er, MAILPROTO_E_INVALID,
+                                      "NUL byte in the body (only BODY=BINARYMIME can carry it)");
         if (bad)
             return mailproto__err_set(er, MAILPROTO_E_UNSUPPORTED,
                                       env->body == MAILPROTO_BODY_7BIT
@@ -851,6 +868,10 @@ int mailproto__smtp_engine_submit(mailproto__smtp_engine *e, const mailproto_env
     int rc = check_envelope(e, env, body);
     if (rc != MAILPROTO_OK)
         return rc;
+    if (!(e->caps.mask & MAILPROTO_SMTP_CAP_DSN) &&
+        (env->dsn_notify || env->dsn_ret || env->dsn_envid || env->orcpt))
+        mailproto__trace_note(&e->trace, "smtp: the server lacks DSN: NOTIFY, RET, ENVID and "
+                                         "ORCPT left out (the server's own failure notices apply)");
     memset(&e->res, 0, sizeof e->res);
     memset(e->rcpt, 0, sizeof *e->rcpt * env->n_rcpt);
     e->res.n_rcpt = env->n_rcpt;
@@ -1095,11 +1116,53 @@ static int on_rset_reply(mailproto__smtp_engine *e)
 static int on_reply(mailproto__smtp_engine *e)
 {
     if (e->pending == 0) {
+        if (e->reply.code == 421) {
+            /* RFC 5321 3.8: the server may announce that it closes the
+             * session at any time, also while no command is outstanding */
+            record_reply(e);
+            mailproto__err_set(e->err, MAILPROTO_E_CLOSED, "the server closed the session (421)");
+            return die(e, MAILPROTO_E_CLOSED);
+        }
         mailproto__err_set(e->err, MAILPROTO_E_PROTOCOL, "reply without a command");
         return die(e, MAILPROTO_E_PROTOCOL);
     }
     e->pending--;
     mailproto__trace_note(&e->trace, "smtp: reply %d in %s", e->reply.code, state_names[e->state]);
+    if (e->reply.code == 421 && e->state == ST_AUTH) {
+        /* not a verdict on the credentials: the server closes the channel */
+        mailproto__sasl_clear(&e->sasl);
+        record_reply(e);
+        mailproto__err_set(e->err, MAILPROTO_E_CLOSED, "the server closed the session during AUTH (421)");
+        return die(e, MAILPROTO_E_CLOSED);
+    }
+    if (e->reply.code == 421 && e->env && e->state != ST_RSET &&
+        !(e->cfg.lmtp && e->state == ST_DATA_END)) {
+        /* RFC 5321 3.8: the server is closing the channel.  The message
+         * was refused (its reply decides it); no RSET into a closing
+         * connection, the session is over. */
+        record_reply(e);
+        res_code(e);
+        mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "the server is closing the session (421)");
+        e->out_len = e->out_off; /* nothing more goes out */
+        e->cmd_sent = e->n_cmds;
+        size_t k = e->cmd_replied;
+        if (e->state == ST_ENVELOPE && (!e->pre_rset || k-- > 0) && k >= 1 &&
+            k <= e->env->n_rcpt) {
+            /* the refused recipient gets its event first, then SENT */
+            size_t r = k - 1;
+            rcpt_set(e, r, 0);
+            if (!e->res.n_rejected)
+                e->res.first_rejected = r;
+            e->res.n_rejected++;
+            e->msg_fail = MAILPROTO_E_REJECTED;
+            e->sent_pending = 1;
+            e->closing = 1;
+            return rcpt_event(e, r);
+        }
+        int rc = finish_msg(e, MAILPROTO_E_REJECTED);
+        die(e, MAILPROTO_E_CLOSED);
+        return rc;
+    }
     switch (e->state) {
     case ST_GREETING:
         return on_greeting_reply(e);
@@ -1185,7 +1248,11 @@ static int body_piece(mailproto__smtp_engine *e, size_t off, size_t room, size_t
     size_t w = mailproto__smtp_enc_run(&e->enc, src, got, dst);
     if (e->enc.bad8)
         return abort_body(e, MAILPROTO_E_UNSUPPORTED, "8-bit body but the server lacks 8BITMIME");
-    mailproto__trace_data(&e->trace, MAILPROTO_TRACE_SENT, dst, w);
+    if (e->enc.nul)
+        return abort_body(e, MAILPROTO_E_INVALID,
+                          "NUL byte in the body (only BODY=BINARYMIME can carry it)");
+    if (!e->use_bdat) /* BDAT traces its chunk after the command */
+        mailproto__trace_data(&e->trace, MAILPROTO_TRACE_SENT, dst, w);
     *produced = w;
     return MAILPROTO_OK;
 }
@@ -1251,6 +1318,8 @@ static int produce_bdat(mailproto__smtp_engine *e)
     memcpy(e->out, head, h);
     e->out_len = h + w;
     mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_SENT, MAILPROTO_TRACE_COMMAND, head, h);
+    if (w)
+        mailproto__trace_data(&e->trace, MAILPROTO_TRACE_SENT, e->out + h, w);
     e->arm_tx = 1;
     e->arm_wait = 1;
     if (e->bdat_last) {
@@ -1371,6 +1440,13 @@ int mailproto__smtp_engine_fail(mailproto__smtp_engine *e, int status)
         set_state(e, ST_CLOSED);
         e->dead = MAILPROTO_E_CLOSED;
         return MAILPROTO_E_CLOSED;
+    }
+    if (e->want_tls && status == MAILPROTO_E_UNSUPPORTED) {
+        /* the connection cannot do TLS (a build without it, a callback
+         * transport without start_tls): TLS was required */
+        mailproto__err_set(e->err, MAILPROTO_E_TLS_REQUIRED,
+                           "TLS is required but the connection cannot do TLS");
+        return die(e, MAILPROTO_E_TLS_REQUIRED);
     }
     if (e->env) {
         /* Whatever broke the connection, what the caller needs to know is
@@ -1503,6 +1579,8 @@ int mailproto__smtp_engine_next(mailproto__smtp_engine *e, uint64_t now,
         *ev = &e->ev;
         int st = e->msg_fail;
         finish_msg(e, st);
+        if (e->closing)
+            die(e, MAILPROTO_E_CLOSED);
         return MAILPROTO_EVENT;
     }
     if (e->want_tls) {

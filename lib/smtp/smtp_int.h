@@ -66,13 +66,16 @@ typedef struct mailproto__smtp_enc {
     int canon;      /* canonicalize line endings (0: BINARYMIME, byte-exact) */
     int allow8;     /* 8-bit bytes allowed */
     int bad8;       /* an 8-bit byte was met while not allowed */
+    int nul;        /* a NUL byte was met (canonical text cannot carry it) */
 } mailproto__smtp_enc;
 
 void mailproto__smtp_enc_init(mailproto__smtp_enc *e, int stuff, int canon, int allow8);
 
 /* Encode n bytes from in to out; out holds at least 2n bytes, and may
  * overlap in as long as out + n <= in.  Returns the bytes written; stops
- * early with e->bad8 set at a disallowed 8-bit byte. */
+ * early with e->bad8 set at a disallowed 8-bit byte, or with e->nul set at
+ * a NUL byte when canonicalizing (only BINARYMIME, byte-exact, carries NUL:
+ * RFC 5321 4.1.4 / RFC 2045 2.7, 2.8). */
 size_t mailproto__smtp_enc_run(mailproto__smtp_enc *e, const unsigned char *in, size_t n,
                                unsigned char *out);
 
@@ -116,6 +119,7 @@ typedef struct mailproto__smtp_engine {
     int tls_event;      /* engine mode: report EV_STARTTLS to the caller */
     size_t pending;     /* replies owed (FIFO of commands written) */
     int sent_pending;   /* EV_SENT follows the event just returned */
+    int closing;        /* a 421 came: the session ends after the SENT event */
     int source_again;   /* the body source said AGAIN */
     mailproto__smtp_caps caps;
     mailproto__smtp_reply reply;

@@ -329,6 +329,22 @@ static void xoauth2_exchange(void **state)
     assert_int_equal(n, 0);
     assert_string_equal(out, "");
     assert_int_equal(mailproto__sasl_finish(&s), MAILPROTO_E_AUTH);
+    /* a %x01 (or any control character) in the token, user or host would
+     * add a field to the message: refused before anything is built */
+    static const mailproto__sasl_cred bad[] = {
+        {.user = "u", .token = "tok\001auth=Bearer other"},
+        {.user = "u\001auth=Bearer other", .token = "tok"},
+        {.user = "u", .token = "tok", .host = "mx\001port=1"},
+        {.user = "u", .token = "tok\r\nQUIT"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(mailproto__sasl_start(&s, MAILPROTO__SASL_XOAUTH2, &bad[i], NULL, NULL,
+                                               work, sizeof work),
+                         MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto__sasl_start(&s, MAILPROTO__SASL_OAUTHBEARER, &bad[i], NULL,
+                                               NULL, work, sizeof work),
+                         MAILPROTO_E_INVALID);
+    }
 }
 
 static void endless_and_oversized_challenges(void **state)

@@ -8,6 +8,7 @@
  *   "SUBMIT"    submit the conversation's envelope and body
  *   "QUIT"      queue QUIT
  *   "TLS"       the caller finished the TLS handshake (tls_done)
+ *   "NOTLS"     the caller's connection cannot do TLS (fail UNSUPPORTED)
  *   "EOF"       the server closed the connection
  *   "HOLD"      stop draining the output (the peer stops reading)
  *   "TIME:n"    the clock moves n ms forward
@@ -148,6 +149,56 @@ static void convo_feed(convo_run *r, const char *bytes, size_t len)
     }
 }
 
+/* Credentials never reach the trace: the password and tokens, and every
+ * line the client sent as part of an AUTH exchange (the initial response
+ * and each answer to a 334) are absent from what the trace hook saw. */
+static int convo_is_command(const char *l, size_t n)
+{
+    static const char *const cmds[] = {"AUTH ", "MAIL ", "RCPT ", "DATA", "BDAT ", "RSET", "QUIT",
+                                       "EHLO ", "HELO ", "LHLO ", "STARTTLS", "NOOP"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (n >= strlen(cmds[i]) && memcmp(l, cmds[i], strlen(cmds[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static void convo_secret_absent(const test_trace *t, const char *what, const char *p, size_t n)
+{
+    if (n < 2)
+        return; /* "*", "=" and empty answers carry nothing */
+    for (size_t i = 0; i + n <= t->len; i++)
+        if (memcmp(t->buf + i, p, n) == 0)
+            fail_msg("the trace shows %s [%.*s]:\n%s", what, (int)n, p, t->buf);
+}
+
+static void convo_check_redaction(const convo *c, const convo_run *r)
+{
+    const test_trace *t = &c->trace;
+    const char *secrets[] = {c->cfg.password, c->cfg.oauth_token, "Fr3shT0ken"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        if (secrets[i] && strlen(secrets[i]) >= 4)
+            convo_secret_absent(t, "a credential", secrets[i], strlen(secrets[i]));
+    int in_auth = 0;
+    const char *s = r->sent, *end = r->sent + r->sent_len;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
+        size_t len = n && s[n - 1] == '\r' ? n - 1 : n;
+        if (len >= 5 && memcmp(s, "AUTH ", 5) == 0) {
+            in_auth = 1;
+            const char *ir = memchr(s + 5, ' ', len - 5);
+            if (ir)
+                convo_secret_absent(t, "an AUTH initial response", ir + 1,
+                                    (size_t)(s + len - ir - 1));
+        } else if (in_auth && !convo_is_command(s, len)) {
+            convo_secret_absent(t, "an AUTH answer", s, len);
+        } else {
+            in_auth = 0;
+        }
+        s += n + (nl != NULL);
+    }
+}
+
 /* split: 0 whole; 1 one byte at a time; k > 1: each S: step in two at k. */
 static void convo_run_once(convo *c, size_t split)
 {
@@ -205,6 +256,10 @@ static void convo_run_once(convo *c, size_t split)
         } else if (strcmp(s, "TLS") == 0) {
             mailproto__smtp_engine_tls_done(&r->e);
             convo_pump(r);
+        } else if (strcmp(s, "NOTLS") == 0) {
+            /* the caller's connection cannot switch to TLS */
+            mailproto__smtp_engine_fail(&r->e, MAILPROTO_E_UNSUPPORTED);
+            convo_pump(r);
         } else if (strcmp(s, "EOF") == 0) {
             mailproto__smtp_engine_input_done(&r->e, 0);
             convo_pump(r);
@@ -225,6 +280,7 @@ static void convo_run_once(convo *c, size_t split)
     if (r->last_rc != c->final_rc)
         fail_msg("split %zu: final status %s, expected %s (%s)", split, mailproto_errname(r->last_rc),
                  mailproto_errname(c->final_rc), c->err.pub.message);
+    convo_check_redaction(c, r);
     c->res = r->e.res;
     c->rcpt0 = r->rcpt[0];
     free(r);

@@ -615,6 +615,54 @@ static void arena_engine_mode(void **state)
     printf("arena: %zu bytes for a 1 KiB/1 KiB SMTP handle\n", need);
 }
 
+/* An idle session over a callback transport: poll and send never call its
+ * recv while no reply is owed (a firmware recv may block), even when the
+ * transport has a descriptor. */
+static int counted_recvs;
+static int counting_recv(void *user, void *buf, size_t cap, size_t *done)
+{
+    counted_recvs++;
+    return srv_recv(user, buf, cap, done);
+}
+
+static int some_fd(void *user)
+{
+    (void)user;
+    return 0;
+}
+
+static void idle_callback_recv_untouched(void **state)
+{
+    (void)state;
+    server s;
+    memset(&s, 0, sizeof s);
+    STEPS(&s, "S:220 mx ESMTP\r\n", "C:EHLO localhost\r\n", "S:250 mx\r\n", "S:421 4.3.2 bye\r\n");
+    mailproto_io io = srv_io(&s, 1);
+    io.recv = counting_recv;
+    io.fd = some_fd;
+    mailproto_smtp_config cfg = base_cfg(&s, &io);
+    cfg.security = MAILPROTO_SEC_PLAIN;
+    mailproto_smtp *h = NULL;
+    assert_int_equal(mailproto_smtp_new(&h, &cfg, NULL), MAILPROTO_OK);
+    counted_recvs = 0;
+    assert_int_equal(mailproto_smtp_connect(h), MAILPROTO_OK);
+    int after_connect = counted_recvs;
+    const mailproto_smtp_event *ev;
+    assert_int_equal(mailproto_smtp_poll(h, 0, &ev), MAILPROTO_OK);
+    assert_int_equal(counted_recvs, after_connect);
+    /* the 421 is read as the reply to MAIL FROM */
+    static const char *const one[] = {"b@example.test"};
+    mailproto_envelope env = {.from = "a@example.test", .rcpt = one, .n_rcpt = 1};
+    mailproto_source src;
+    mailproto_source_mem(&src, "x", 1);
+    assert_int_equal(mailproto_smtp_send(h, &env, &src, NULL), MAILPROTO_E_REJECTED);
+    assert_int_equal(mailproto_smtp_last_reply(h)->code, 421);
+    static const char mail[] = "MAIL FROM:<a@example.test>\r\n";
+    assert_true(s.log_len >= sizeof mail - 1);
+    assert_memory_equal(s.log + s.log_len - (sizeof mail - 1), mail, sizeof mail - 1);
+    mailproto_smtp_free(h);
+}
+
 static void api_edges(void **state)
 {
     (void)state;
@@ -684,6 +732,7 @@ int main(void)
         cmocka_unit_test(arena_engine_mode),
         cmocka_unit_test(allocation_failures),
         cmocka_unit_test(api_edges),
+        cmocka_unit_test(idle_callback_recv_untouched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

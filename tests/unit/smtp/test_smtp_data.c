@@ -79,6 +79,20 @@ static void eight_bit_detected(void **state)
     w = mailproto__smtp_enc_run(&e, (const unsigned char *)"ab\xc3\xa9", 4, out);
     assert_false(e.bad8);
     assert_int_equal(w, 4);
+    /* NUL stops canonical text, 8-bit allowed or not; stuffing or not */
+    for (int stuff = 0; stuff < 2; stuff++) {
+        mailproto__smtp_enc_init(&e, stuff, 1, 1);
+        w = mailproto__smtp_enc_run(&e, (const unsigned char *)"a\nb\0c", 5, out);
+        assert_true(e.nul);
+        assert_false(e.bad8);
+        assert_int_equal(w, 4);
+        assert_memory_equal(out, "a\r\nb", 4);
+    }
+    /* byte-exact (BINARYMIME) carries it */
+    mailproto__smtp_enc_init(&e, 0, 0, 1);
+    w = mailproto__smtp_enc_run(&e, (const unsigned char *)"a\0b", 3, out);
+    assert_false(e.nul);
+    assert_int_equal(w, 3);
 }
 
 static void reply_parser(void **state)

@@ -174,12 +174,72 @@ static void starttls_missing_or_refused(void **state)
     free(c);
 }
 
+/* Security defaults: implicit TLS for port 465, STARTTLS required
+ * otherwise (default port 587, 24 for LMTP); plain only by name. */
+static void security_defaults(void **state)
+{
+    (void)state;
+    struct {
+        int sec, lmtp;
+        uint16_t port;
+        int want_sec;
+        uint16_t want_port;
+    } cases[] = {
+        {MAILPROTO_SEC_DEFAULT, 0, 0, MAILPROTO_SEC_STARTTLS, 587},
+        {MAILPROTO_SEC_DEFAULT, 0, 465, MAILPROTO_SEC_TLS, 465},
+        {MAILPROTO_SEC_DEFAULT, 0, 25, MAILPROTO_SEC_STARTTLS, 25},
+        {MAILPROTO_SEC_TLS, 0, 0, MAILPROTO_SEC_TLS, 465},
+        {MAILPROTO_SEC_PLAIN, 0, 0, MAILPROTO_SEC_PLAIN, 587},
+        {MAILPROTO_SEC_DEFAULT, 1, 0, MAILPROTO_SEC_STARTTLS, 24},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mailproto_smtp_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.security = cases[i].sec;
+        cfg.lmtp = cases[i].lmtp;
+        cfg.port = cases[i].port;
+        mailproto__smtp_config_defaults(&cfg);
+        assert_int_equal(cfg.security, cases[i].want_sec);
+        assert_int_equal(cfg.port, cases[i].want_port);
+    }
+    /* port 465 by default: TLS before the greeting */
+    convo *c = new_convo(MAILPROTO_SEC_DEFAULT);
+    c->cfg.port = 465;
+    c->events = "STARTTLS;READY;";
+    CONVO(c, "TLS", GREET, EHLO_C, "S:250 mx\r\n");
+    free(c);
+    /* any other port by default: no STARTTLS, no session */
+    c = new_convo(MAILPROTO_SEC_DEFAULT);
+    c->final_rc = MAILPROTO_E_TLS_REQUIRED;
+    c->events = "";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n");
+    free(c);
+}
+
 static void implicit_tls_first(void **state)
 {
     (void)state;
     convo *c = new_convo(MAILPROTO_SEC_TLS);
     c->events = "STARTTLS;READY;";
     CONVO(c, "TLS", GREET, EHLO_C, "S:250 mx\r\n");
+    free(c);
+    /* a connection that cannot do TLS: TLS_REQUIRED, for implicit TLS and
+     * after the STARTTLS go-ahead, credentials never sent */
+    c = new_convo(MAILPROTO_SEC_TLS);
+    c->cfg.username = "u";
+    c->cfg.password = "secret";
+    c->final_rc = MAILPROTO_E_TLS_REQUIRED;
+    c->events = "STARTTLS;";
+    CONVO(c, "NOTLS", GREET);
+    assert_int_equal(c->err.pub.status, MAILPROTO_E_TLS_REQUIRED);
+    free(c);
+    c = new_convo(MAILPROTO_SEC_STARTTLS);
+    c->cfg.username = "u";
+    c->cfg.password = "secret";
+    c->final_rc = MAILPROTO_E_TLS_REQUIRED;
+    c->events = "STARTTLS;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n", "C:STARTTLS\r\n",
+          "S:220 go\r\n", "NOTLS", "S:250 mx\r\n");
     free(c);
 }
 
@@ -308,6 +368,39 @@ static void pipelined_surplus_and_missing(void **state)
     free(c);
 }
 
+/* RFC 5321 3.8: a 421 on an idle session closes it (E_CLOSED with the
+ * server's reply, a later submit writes nothing); any other unsolicited
+ * reply is a protocol error. */
+static void idle_421(void **state)
+{
+    (void)state;
+    static const mailproto_envelope env = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->final_rc = MAILPROTO_E_CLOSED;
+    c->submit_rc = MAILPROTO_E_CLOSED;
+    c->events = "READY;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 ENHANCEDSTATUSCODES\r\n",
+          "S:421 4.3.2 shutting down\r\n", "SUBMIT");
+    assert_int_equal(c->err.pub.status, MAILPROTO_E_CLOSED);
+    assert_int_equal(c->err.pub.code, 421);
+    assert_string_equal(c->err.pub.enhanced, "4.3.2");
+    assert_int_equal(c->err.pub.temporary, 1);
+    free(c);
+    /* in the same segment as the EHLO reply */
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->final_rc = MAILPROTO_E_CLOSED;
+    c->events = "READY;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n421 bye\r\n");
+    assert_int_equal(c->err.pub.code, 421);
+    free(c);
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->final_rc = MAILPROTO_E_PROTOCOL;
+    c->events = "READY;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "S:250 unasked\r\n");
+    free(c);
+}
+
 /* All-or-nothing never pipelines DATA: RSET instead of DATA. */
 static void all_or_nothing(void **state)
 {
@@ -366,10 +459,13 @@ static void errors_at_every_step(void **state)
         c->body_len = 1;
         snprintf(ev, sizeof ev, "READY;SENT MAILPROTO_E_REJECTED %d;", code);
         c->events = ev;
+        /* a 421 closes the session: no RSET into it (RFC 5321 3.8) */
+        int closing = code == 421;
+        c->final_rc = closing ? MAILPROTO_E_CLOSED : MAILPROTO_OK;
         const char *s1[] = {GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
                             line, "C:RSET\r\n", "S:250 ok\r\n"};
         c->script = s1;
-        c->n_steps = 8;
+        c->n_steps = closing ? 6 : 8;
         convo_check(c);
         free(c);
         /* RCPT refused */
@@ -382,8 +478,9 @@ static void errors_at_every_step(void **state)
         const char *s2[] = {GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
                             "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", line, "C:RSET\r\n",
                             "S:250 ok\r\n"};
+        c->final_rc = closing ? MAILPROTO_E_CLOSED : MAILPROTO_OK;
         c->script = s2;
-        c->n_steps = 10;
+        c->n_steps = closing ? 8 : 10;
         convo_check(c);
         free(c);
         /* DATA refused */
@@ -396,8 +493,9 @@ static void errors_at_every_step(void **state)
         const char *s3[] = {GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
                             "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n",
                             "C:DATA\r\n", line, "C:RSET\r\n", "S:250 ok\r\n"};
+        c->final_rc = closing ? MAILPROTO_E_CLOSED : MAILPROTO_OK;
         c->script = s3;
-        c->n_steps = 12;
+        c->n_steps = closing ? 10 : 12;
         convo_check(c);
         free(c);
         /* end of data refused */
@@ -410,13 +508,33 @@ static void errors_at_every_step(void **state)
         const char *s4[] = {GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
                             "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n",
                             "C:DATA\r\n", "S:354 go\r\n", "C:x\r\n.\r\n", line};
+        c->final_rc = closing ? MAILPROTO_E_CLOSED : MAILPROTO_OK;
         c->script = s4;
         c->n_steps = 12;
         convo_check(c);
         assert_int_equal(c->res.data_complete, 1);
+        assert_int_equal(c->res.status, MAILPROTO_E_REJECTED);
         assert_int_equal(c->err.pub.code, code);
         free(c);
     }
+    /* pipelined: a 421 to the first RCPT ends it all; the second recipient
+     * never got a reply, nothing more is written */
+    static const mailproto_envelope env2 = {.from = "a@example.test", .rcpt = two_rcpt, .n_rcpt = 2};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env2;
+    c->body = "x";
+    c->body_len = 1;
+    c->final_rc = MAILPROTO_E_CLOSED;
+    c->events = "READY;RCPT 0 421 4.3.2;SENT MAILPROTO_E_REJECTED 421;";
+    CONVO(c, GREET, EHLO_C, PIPE_EHLO, "SUBMIT",
+          "C:MAIL FROM:<a@example.test> BODY=8BITMIME\r\nRCPT TO:<b@example.test>\r\n"
+          "RCPT TO:<c@example.test>\r\nDATA\r\n",
+          "S:250 ok\r\n421 4.3.2 closing\r\n");
+    assert_int_equal(c->res.n_rejected, 1);
+    assert_int_equal(c->res.n_accepted, 0);
+    assert_int_equal(c->res.first_rejected, 0);
+    assert_int_equal(c->res.data_complete, 0);
+    free(c);
 }
 
 static void lmtp_per_recipient(void **state)
@@ -448,11 +566,14 @@ static void chunking_bdat(void **state)
     c->env = &env;
     c->body = "a\n.b";
     c->body_len = 4;
+    c->cfg.trace_data = 1;
     c->events = "READY;RCPT 0 250;SENT MAILPROTO_OK 250;";
     CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n", "SUBMIT",
           "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n",
           "S:250 ok\r\n250 ok\r\n", "C:BDAT 5\r\na\r\n.bBDAT 2 LAST\r\n\r\n",
           "S:250 ok\r\n250 queued\r\n");
+    /* the trace shows each chunk after its BDAT command, as sent */
+    assert_non_null(strstr(c->trace.buf, "BDAT 5\r\na\r\n.bBDAT 2 LAST\r\n\r\n"));
     free(c);
     /* pipelined chunks, the first refused: RSET after every owed reply */
     c = new_convo(MAILPROTO_SEC_PLAIN);
@@ -516,6 +637,38 @@ static void eightbit_size_dsn_utf8(void **state)
           "S:354 go\r\n");
     assert_int_equal(c->res.status, MAILPROTO_E_UNSUPPORTED);
     free(c);
+    /* a NUL byte: refused before a byte is written when the 7-bit scan
+     * finds it, mid-body otherwise (dropped after DATA, RSET with BDAT);
+     * BINARYMIME carries it (test_smtp_data: binary_is_byte_exact) */
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "a\0b\n";
+    c->body_len = 4;
+    c->submit_rc = MAILPROTO_E_INVALID;
+    c->events = "READY;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT");
+    free(c);
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "a\0b\n";
+    c->body_len = 4;
+    c->final_rc = MAILPROTO_E_INVALID;
+    c->events = "READY;RCPT 0 250;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 8BITMIME\r\n", "SUBMIT",
+          "C:MAIL FROM:<a@example.test> BODY=8BITMIME\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n");
+    assert_int_equal(c->res.status, MAILPROTO_E_INVALID);
+    assert_int_equal(c->res.data_complete, 0);
+    free(c);
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "a\0b\n";
+    c->body_len = 4;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_E_INVALID 0;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250-8BITMIME\r\n250 CHUNKING\r\n", "SUBMIT",
+          "C:MAIL FROM:<a@example.test> BODY=8BITMIME\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:RSET\r\n", "S:250 ok\r\n");
+    free(c);
     /* SIZE over the server's limit */
     c = new_convo(MAILPROTO_SEC_PLAIN);
     c->env = &env;
@@ -556,6 +709,18 @@ static void eightbit_size_dsn_utf8(void **state)
     c->events = "READY;";
     CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT");
     free(c);
+    /* REQUIRETLS over TLS but not offered: refused, never sent without it */
+    static const mailproto_envelope tenv = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1,
+                                            .requiretls = 1};
+    c = new_convo(MAILPROTO_SEC_TLS);
+    c->env = &tenv;
+    c->body = "x";
+    c->body_len = 1;
+    c->submit_rc = MAILPROTO_E_UNSUPPORTED;
+    c->events = "STARTTLS;READY;";
+    CONVO(c, "TLS", GREET, EHLO_C, "S:250-mx\r\n250-DSN\r\n250 8BITMIME\r\n", "SUBMIT");
+    assert_int_equal(c->err.pub.status, MAILPROTO_E_UNSUPPORTED);
+    free(c);
     /* REQUIRETLS without TLS */
     static const mailproto_envelope renv = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1,
                                             .requiretls = 1};
@@ -588,6 +753,8 @@ static void extensions_off(void **state)
     assert_string_equal(c->rcpt0.enhanced, "");
     assert_string_equal(c->rcpt0.text, "2.1.5 ok");
     assert_string_equal(c->res.enhanced, "");
+    /* left out on purpose, and the trace says so */
+    assert_non_null(strstr(c->trace.buf, "lacks DSN"));
     free(c);
     /* with DSN offered the same envelope carries them */
     c = new_convo(MAILPROTO_SEC_PLAIN);
@@ -732,10 +899,16 @@ static void timeouts(void **state)
             c->n_steps = n;
             c->events = NULL;
             convo_check(c);
-            if (late)
+            /* a timeout before the end of data: not delivered; after it:
+             * the message may have been delivered (never resend blindly) */
+            if (late && i < 3)
                 assert_int_equal(c->res.status, MAILPROTO_E_TIMEOUT);
-            if (late && i == 3)
+            if (late && i == 3) {
                 assert_int_equal(c->res.data_complete, 1);
+                assert_int_equal(c->res.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+                assert_int_equal(c->err.pub.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+                assert_non_null(strstr(c->err.pub.message, "timeout"));
+            }
             free(c);
         }
     }
@@ -801,6 +974,43 @@ static void drops(void **state)
         assert_int_equal(c->res.status, cases[i].want);
         free(c);
     }
+    /* a malformed or oversized reply to the end of data ends the session:
+     * the outcome is unknown too (a malformed reply before it: not sent) */
+    static const char *const bad_final[] = {"S:2x0 what\r\n", "S:250-a\r\n250-b\r\n250-c\r\n250 d\r\n"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *steps[16];
+        size_t n = 0;
+        for (size_t k = 0; k < 11; k++)
+            steps[n++] = pre[k];
+        steps[n++] = bad_final[i];
+        convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+        c->cfg.max_reply_lines = 3;
+        c->env = &env;
+        c->body = "x";
+        c->body_len = 1;
+        c->final_rc = i ? MAILPROTO_E_LIMIT : MAILPROTO_E_PROTOCOL;
+        c->events = NULL;
+        c->script = steps;
+        c->n_steps = n;
+        convo_check(c);
+        assert_int_equal(c->res.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+        assert_int_equal(c->err.pub.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+        assert_int_equal(c->res.data_complete, 1);
+        free(c);
+    }
+    {
+        convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+        c->env = &env;
+        c->body = "x";
+        c->body_len = 1;
+        c->final_rc = MAILPROTO_E_PROTOCOL;
+        c->events = NULL;
+        CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
+              "S:2x0 what\r\n");
+        assert_int_equal(c->res.status, MAILPROTO_E_PROTOCOL);
+        assert_int_equal(c->res.data_complete, 0);
+        free(c);
+    }
     /* outside a message: closed */
     convo *c = new_convo(MAILPROTO_SEC_PLAIN);
     c->final_rc = MAILPROTO_E_CLOSED;
@@ -860,6 +1070,49 @@ static void reply_limits_and_protocol(void **state)
     convo_run_once(c, 0);
     convo_run_once(c, 1);
     free(c);
+    /* the default limits at their edges: a reply line of 8192 bytes is
+     * taken, 8193 is not; 8 lines of 8000 bytes (64016 with CRLFs) are
+     * taken, a ninth crosses 64 KiB */
+    static char edge[2][8192 + 8];
+    static char lines9[9 * 8002 + 8];
+    for (int k = 0; k < 2; k++) {
+        memset(edge[k], 'e', sizeof edge[k]);
+        memcpy(edge[k], "S:250 ", 6);
+        memcpy(edge[k] + 2 + 8192 + k, "\r\n", 3);
+        c = new_convo(MAILPROTO_SEC_PLAIN);
+        c->final_rc = k ? MAILPROTO_E_LIMIT : MAILPROTO_OK;
+        c->events = k ? "" : "READY;";
+        const char *st[] = {GREET, EHLO_C, edge[k]};
+        c->script = st;
+        c->n_steps = 3;
+        convo_run_once(c, 0);
+        convo_run_once(c, 1);
+        convo_run_once(c, 4099);
+        free(c);
+    }
+    for (int nine = 0; nine < 2; nine++) {
+        size_t n = 0;
+        memcpy(lines9, "S:", 2);
+        n = 2;
+        int count = nine ? 9 : 8;
+        for (int i = 0; i < count; i++) {
+            memset(lines9 + n, 'l', 8002);
+            memcpy(lines9 + n, i == count - 1 ? "250 " : "250-", 4);
+            memcpy(lines9 + n + 8000, "\r\n", 2);
+            n += 8002;
+        }
+        lines9[n] = '\0';
+        c = new_convo(MAILPROTO_SEC_PLAIN);
+        c->final_rc = nine ? MAILPROTO_E_LIMIT : MAILPROTO_OK;
+        c->events = nine ? "" : "READY;";
+        const char *st[] = {GREET, EHLO_C, lines9};
+        c->script = st;
+        c->n_steps = 3;
+        convo_run_once(c, 0);
+        convo_run_once(c, 1);
+        convo_run_once(c, 30001);
+        free(c);
+    }
     /* configured smaller limits */
     c = new_convo(MAILPROTO_SEC_PLAIN);
     c->cfg.max_reply_lines = 3;
@@ -884,6 +1137,18 @@ static void auth_mechanisms(void **state)
     assert_int_equal(c->err.pub.code, 535);
     assert_string_equal(c->err.pub.enhanced, "5.7.8");
     assert_null(strstr(c->err.pub.message, "tanstaaf"));
+    free(c);
+    /* 421 during AUTH: the session is over (not an AUTH verdict) */
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->cfg.username = "tim";
+    c->cfg.password = "tanstaaftanstaaf";
+    c->cfg.allow_plaintext_auth = 1;
+    c->final_rc = MAILPROTO_E_CLOSED;
+    c->events = "";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 AUTH LOGIN\r\n", "C:AUTH LOGIN\r\n",
+          "S:421 4.4.2 timeout\r\n");
+    assert_int_equal(c->err.pub.status, MAILPROTO_E_CLOSED);
+    assert_int_equal(c->err.pub.code, 421);
     free(c);
     /* CRAM-MD5 (RFC 2195) */
     c = new_convo(MAILPROTO_SEC_PLAIN);
@@ -926,7 +1191,7 @@ static int refresh(void *ctx, const char **token)
 {
     (void)ctx;
     refresh_calls++;
-    *token = "fresh";
+    *token = "Fr3shT0ken";
     return 0;
 }
 
@@ -944,7 +1209,7 @@ static void oauth_refresh_once(void **state)
     CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 AUTH XOAUTH2\r\n",
           "C:AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUudGVzdAFhdXRoPUJlYXJlciBvbGQBAQ==\r\n",
           "S:334 eyJzdGF0dXMiOiI0MDEifQ==\r\n", "C:\r\n", "S:535 5.7.8 token expired\r\n",
-          "C:AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUudGVzdAFhdXRoPUJlYXJlciBmcmVzaAEB\r\n", "S:235 ok\r\n");
+          "C:AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUudGVzdAFhdXRoPUJlYXJlciBGcjNzaFQwa2VuAQE=\r\n", "S:235 ok\r\n");
     assert_true(refresh_calls > 0);
     free(c);
     /* OAUTHBEARER: the error challenge is answered with %x01; a second
@@ -958,11 +1223,11 @@ static void oauth_refresh_once(void **state)
     c->cfg.allow_plaintext_auth = 1;
     c->final_rc = MAILPROTO_E_AUTH;
     c->events = "";
-    /* "n,a=u,\1host=mx\1port=25\1auth=Bearer t\1\1" / with "fresh" */
+    /* "n,a=u,\1host=mx\1port=25\1auth=Bearer t\1\1" / with "Fr3shT0ken" */
     CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 AUTH OAUTHBEARER XOAUTH2\r\n",
           "C:AUTH OAUTHBEARER bixhPXUsAWhvc3Q9bXgBcG9ydD0yNQFhdXRoPUJlYXJlciB0AQE=\r\n",
           "S:334 eyJzdGF0dXMiOiI0MDEifQ==\r\n", "C:AQ==\r\n", "S:535 no\r\n",
-          "C:AUTH OAUTHBEARER bixhPXUsAWhvc3Q9bXgBcG9ydD0yNQFhdXRoPUJlYXJlciBmcmVzaAEB\r\n",
+          "C:AUTH OAUTHBEARER bixhPXUsAWhvc3Q9bXgBcG9ydD0yNQFhdXRoPUJlYXJlciBGcjNzaFQwa2VuAQE=\r\n",
           "S:334 eyJzdGF0dXMiOiI0MDEifQ==\r\n", "C:AQ==\r\n", "S:535 still no\r\n");
     free(c);
 }
@@ -1063,10 +1328,12 @@ int main(void)
         cmocka_unit_test(starttls_injection),
         cmocka_unit_test(starttls_missing_or_refused),
         cmocka_unit_test(implicit_tls_first),
+        cmocka_unit_test(security_defaults),
         cmocka_unit_test(helo_fallback),
         cmocka_unit_test(pipelined_partial),
         cmocka_unit_test(pipelined_all_refused),
         cmocka_unit_test(pipelined_surplus_and_missing),
+        cmocka_unit_test(idle_421),
         cmocka_unit_test(all_or_nothing),
         cmocka_unit_test(errors_at_every_step),
         cmocka_unit_test(lmtp_per_recipient),
