@@ -46,7 +46,7 @@ enum {
 /* record states */
 enum { Q_FREE = 0, Q_QUEUED, Q_WRITING, Q_SENT, Q_DONE };
 
-#define IMAP_TAG_MAX 24
+#define IMAP_TAG_MAX 32
 #define IMAP_NAME_BUF 1024
 
 typedef struct imap_qcmd {

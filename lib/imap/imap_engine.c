@@ -1644,6 +1644,18 @@ static int closed(mailproto__imap_engine *e)
     return MAILPROTO_OK;
 }
 
+static int tls_wanted(mailproto__imap_engine *e, const mailproto_imap_event **ev)
+{
+    if (e->tls_event && !e->tls_reported) {
+        e->tls_reported = 1;
+        event_client(e, MAILPROTO_IMAP_EV_STARTTLS);
+        e->ev_pending = 0;
+        *ev = &e->ev;
+        return MAILPROTO_EVENT;
+    }
+    return MAILPROTO_AGAIN;
+}
+
 int mailproto__imap_engine_next(mailproto__imap_engine *e, uint64_t now, const mailproto_imap_event **ev)
 {
     *ev = NULL;
@@ -1666,16 +1678,8 @@ int mailproto__imap_engine_next(mailproto__imap_engine *e, uint64_t now, const m
     }
     if (!e->started)
         return MAILPROTO_OK;
-    if (e->want_tls) {
-        if (e->tls_event && !e->tls_reported) {
-            e->tls_reported = 1;
-            event_client(e, MAILPROTO_IMAP_EV_STARTTLS);
-            e->ev_pending = 0;
-            *ev = &e->ev;
-            return MAILPROTO_EVENT;
-        }
-        return MAILPROTO_AGAIN;
-    }
+    if (e->want_tls)
+        return tls_wanted(e, ev);
     int rc = check_time(e);
     if (rc < 0)
         return rc;
@@ -1698,7 +1702,7 @@ int mailproto__imap_engine_next(mailproto__imap_engine *e, uint64_t now, const m
         if (rc < 0)
             return rc;
         if (e->want_tls)
-            return MAILPROTO_AGAIN;
+            return tls_wanted(e, ev);
         const mailproto_imap_event *v;
         rc = mailproto_imap_parser_next(e->p, &v);
         if (rc == MAILPROTO_AGAIN)
