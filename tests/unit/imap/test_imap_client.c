@@ -8,7 +8,6 @@
                  "LIST-STATUS LIST-EXTENDED ESEARCH SORT UNSELECT"
 #define PREAUTH_ALL "S:* PREAUTH [CAPABILITY " CAPS_ALL "] ready\r\n"
 
-static script base_plain(void) __attribute__((unused));
 static script base_plain(void)
 {
     script s;
@@ -189,10 +188,424 @@ static void test_starttls_auth_caps_refresh(void **state)
     assert_true(s.trace.secrets >= 1);
 }
 
+
+static void test_starttls_injection(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    s.whole_only = 1; /* the injected bytes must arrive with the go-ahead */
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n", "C:ABCD1 STARTTLS\r\n",
+              "S:ABCD1 OK begin\r\nABCD2 OK LOGIN done\r\n* 1 EXISTS\r\n");
+    s.expect_log = "ERR MAILPROTO_E_STARTTLS_INJECTION;";
+    run_script(&s);
+}
+
+/* Split anywhere after the go-ahead: the engine takes no plaintext byte
+ * more (the rest goes to the TLS layer), and sends nothing. */
+static void test_starttls_no_plaintext_after_go_ahead(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n", "C:ABCD1 STARTTLS\r\n",
+              "S:ABCD1 OK begin\r\n", "S:ABCD2 OK LOGIN done\r\n* 1 EXISTS\r\n");
+    s.expect_log = "STARTTLS;";
+    run_script(&s);
+}
+
+static void test_starttls_refused(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n", "C:ABCD1 STARTTLS\r\n", "S:ABCD1 NO not now\r\n");
+    s.expect_log = "ERR MAILPROTO_E_TLS_REQUIRED;";
+    run_script(&s);
+}
+
+static void test_no_starttls_offered(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    SET_STEPS(s, "S:* OK hi\r\n", "C:ABCD1 CAPABILITY\r\n", "S:* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nABCD1 OK\r\n");
+    s.expect_log = "ERR MAILPROTO_E_TLS_REQUIRED;";
+    run_script(&s);
+}
+
+static void test_capability_fails_tls_required(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    SET_STEPS(s, "S:* OK hi\r\n", "C:ABCD1 CAPABILITY\r\n", "S:ABCD1 BAD not implemented\r\n");
+    s.expect_log = "ERR MAILPROTO_E_TLS_REQUIRED;";
+    run_script(&s);
+}
+
+static void test_preauth_tls_required(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n", "DO:select");
+    s.expect_log = "ERR MAILPROTO_E_TLS_REQUIRED;";
+    run_script(&s);
+    assert_int_equal(A.rc, MAILPROTO_E_TLS_REQUIRED);
+}
+
+static void test_preauth_implicit_tls(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    SET_STEPS(s, "TLS", "S:* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n", "DO:noop", "C:ABCD1 NOOP\r\n", "S:ABCD1 OK\r\n");
+    s.expect_log = "STARTTLS;READY;DONE 1 OK;";
+    run_script(&s);
+}
+
+static void test_logindisabled(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    s.cfg.auth_mech = MAILPROTO_AUTH_LOGIN;
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n", "C:ABCD1 STARTTLS\r\n", "S:ABCD1 OK go\r\n", "TLS",
+              "C:ABCD2 CAPABILITY\r\n", "S:* CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=PLAIN\r\nABCD2 OK\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_UNSUPPORTED;";
+    run_script(&s);
+}
+
+/* default mechanism choice falls back to LOGIN only when allowed */
+static void test_login_and_logindisabled_fallback(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "al ice";
+    s.cfg.password = "p\"w";
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1] hi\r\n", "C:ABCD1 LOGIN \"al ice\" \"p\\\"w\"\r\n",
+              "S:ABCD1 OK [CAPABILITY IMAP4rev1 IDLE] welcome\r\n", "DO:noop", "C:ABCD2 NOOP\r\n", "S:ABCD2 OK\r\n");
+    s.expect_log = "STARTTLS;READY;DONE 1 OK;";
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "p\"w"));
+    assert_null(strstr(s.trace.buf, "p\\\"w"));
+    assert_non_null(strstr(s.trace.buf, "ABCD1 LOGIN "));
+
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_UNSUPPORTED;";
+    run_script(&s);
+}
+
+static void test_auth_failure(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "alice";
+    s.cfg.password = "wrong";
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", "C:ABCD1 AUTHENTICATE PLAIN\r\n",
+              "S:+ \r\n", "C:AGFsaWNlAHdyb25n\r\n", "S:ABCD1 NO [AUTHENTICATIONFAILED] bad\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_AUTH;";
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "wrong"));
+    assert_null(strstr(s.trace.buf, "AGFsaWNlAHdyb25n"));
+}
+
+static void test_plaintext_auth_refused(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n");
+    s.expect_log = "ERR MAILPROTO_E_TLS_REQUIRED;";
+    run_script(&s);
+    s.cfg.allow_plaintext_auth = 1;
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n", "C:ABCD1 AUTHENTICATE PLAIN\r\n", "S:+\r\n",
+              "C:AGFsaWNlAHB3\r\n", "S:ABCD1 OK\r\n", "C:ABCD2 CAPABILITY\r\n",
+              "S:* CAPABILITY IMAP4rev1 IDLE\r\nABCD2 OK\r\n");
+    s.expect_log = "READY;";
+    run_script(&s);
+}
+
+static void test_xoauth2_and_cram(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "u";
+    s.cfg.oauth_token = "tok3n";
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n",
+              "C:ABCD1 AUTHENTICATE XOAUTH2 dXNlcj11AWF1dGg9QmVhcmVyIHRvazNuAQE=\r\n",
+              "S:ABCD1 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    s.expect_log = "STARTTLS;READY;";
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "tok3n"));
+    assert_null(strstr(s.trace.buf, "dXNlcj11"));
+
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "tim";
+    s.cfg.password = "tanstaaftanstaaf";
+    /* RFC 2195 example */
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 AUTH=CRAM-MD5] hi\r\n", "C:ABCD1 AUTHENTICATE CRAM-MD5\r\n",
+              "S:+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n",
+              "C:dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n", "S:ABCD1 OK\r\n", "C:ABCD2 CAPABILITY\r\n",
+              "S:* CAPABILITY IMAP4rev1\r\nABCD2 OK\r\n");
+    s.expect_log = "STARTTLS;READY;";
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "tanstaaf"));
+    assert_null(strstr(s.trace.buf, "dGltIGI5"));
+}
+
+/* ---- tags ---- */
+
+static void test_unknown_tag(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, "S:* OK hi\r\n", "C:ABCD1 CAPABILITY\r\n", "S:ABCD7 OK forged\r\n");
+    s.expect_log = "ERR MAILPROTO_E_PROTOCOL;";
+    run_script(&s);
+}
+
+static void test_tag_not_yet_sent(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "HOLD", "DO:noop", "S:ABCD1 OK early\r\n");
+    s.expect_log = "READY;ERR MAILPROTO_E_PROTOCOL;";
+    run_script(&s);
+    /* the greeting segment carrying a completion for the first command */
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\nABCD1 OK begin TLS\r\n");
+    s.cfg.security = MAILPROTO_SEC_STARTTLS;
+    s.whole_only = 1;
+    s.expect_log = "ERR MAILPROTO_E_PROTOCOL;";
+    run_script(&s);
+}
+
+static void test_referral_not_followed(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "DO:select", "C:ABCD1 SELECT INBOX\r\n",
+              "S:ABCD1 NO [REFERRAL imap://;AUTH=*@attacker.example:243/] go away\r\n", "DO:noop",
+              "C:ABCD2 NOOP\r\n", "S:ABCD2 OK\r\n");
+    s.expect_log = "READY;DONE 1 NO REFERRAL;DONE 2 OK;";
+    run_script(&s);
+}
+
+/* ---- mailbox state ---- */
+
+static void check_state(mailproto_imap *h, const char *name, void *ctx)
+{
+    (void)ctx;
+    const mailproto_imap_mailbox *m = mailproto_imap_mailbox_state(h);
+    if (!strcmp(name, "s1")) {
+        assert_int_equal(m->selected, 1);
+        assert_int_equal(m->read_only, 0);
+        assert_int_equal(m->exists, 172);
+        assert_int_equal(m->recent, 1);
+        assert_int_equal(m->uidvalidity, 3857529045u);
+        assert_int_equal(m->uidnext, 4392);
+        assert_int_equal(m->unseen, 12);
+        assert_int_equal(m->highestmodseq, 715194045007ull);
+        assert_int_equal(m->flags, MAILPROTO_IMAP_FLAG_ANSWERED | MAILPROTO_IMAP_FLAG_FLAGGED |
+                                       MAILPROTO_IMAP_FLAG_DELETED | MAILPROTO_IMAP_FLAG_SEEN |
+                                       MAILPROTO_IMAP_FLAG_DRAFT);
+        assert_int_equal(m->permanent_flags,
+                         MAILPROTO_IMAP_FLAG_DELETED | MAILPROTO_IMAP_FLAG_SEEN | MAILPROTO_IMAP_FLAG_KEYWORDS);
+    } else if (!strcmp(name, "s2")) {
+        assert_int_equal(m->exists, 172 - 2 - 4); /* VANISHED (EARLIER) does not count */
+        assert_int_equal(m->expunged, 6);
+    } else if (!strcmp(name, "s2b")) {
+        assert_int_equal(m->exists, 173);
+    } else if (!strcmp(name, "s3")) {
+        assert_int_equal(m->selected, 0);
+        assert_int_equal(m->exists, 0);
+    } else if (!strcmp(name, "s4")) {
+        assert_int_equal(m->selected, 1);
+        assert_int_equal(m->read_only, 1);
+    } else {
+        act(h, name, ctx);
+    }
+}
+
+static void test_mailbox_state(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.act = check_state;
+    SET_STEPS(s, PREAUTH_ALL, "DO:selectcs", "C:ABCD1 SELECT INBOX (CONDSTORE)\r\n",
+              "S:* 172 EXISTS\r\n* 1 RECENT\r\n* OK [UNSEEN 12] x\r\n* OK [UIDVALIDITY 3857529045] UIDs valid\r\n"
+              "* OK [UIDNEXT 4392] next\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+              "* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n* OK [HIGHESTMODSEQ 715194045007] ok\r\n"
+              "ABCD1 OK [READ-WRITE] SELECT completed\r\n",
+              "DO:s1", "S:* 3 EXPUNGE\r\n* 3 EXPUNGE\r\n* VANISHED 405,407:409\r\n* VANISHED (EARLIER) 1:300\r\n"
+              ,
+              "DO:s2", "S:* 173 EXISTS\r\n", "DO:s2b", "DO:close", "C:ABCD2 CLOSE\r\n", "S:ABCD2 OK\r\n", "DO:s3", "DO:examine",
+              "C:ABCD3 EXAMINE INBOX\r\n", "S:* 2 EXISTS\r\nABCD3 OK [READ-ONLY] done\r\n", "DO:s4");
+    s.expect_log = "READY;EXISTS 172;DONE 1 OK READ-WRITE;EXPUNGE 3;EXPUNGE 3;VANISHED;VANISHED;EXISTS 173;"
+                   "DONE 2 OK;EXISTS 2;DONE 3 OK READ-ONLY;";
+    script_run_all(&s);
+}
+
+static void test_expunge_beyond_exists(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "DO:select", "C:ABCD1 SELECT INBOX\r\n", "S:* 2 EXISTS\r\nABCD1 OK\r\n",
+              "S:* 3 EXPUNGE\r\n");
+    s.expect_log = "READY;EXISTS 2;DONE 1 OK;ERR MAILPROTO_E_PROTOCOL;";
+    run_script(&s);
+    SET_STEPS(s, PREAUTH_ALL, "DO:select", "C:ABCD1 SELECT INBOX\r\n", "S:* 2 EXISTS\r\nABCD1 OK\r\n",
+              "S:* VANISHED 1:3\r\n");
+    s.expect_log = "READY;EXISTS 2;DONE 1 OK;VANISHED;ERR MAILPROTO_E_PROTOCOL;";
+    run_script(&s);
+}
+
+/* ---- IDLE ---- */
+
+static void test_idle_refresh(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.cfg.idle_refresh_ms = 9 * 60 * 1000;
+    SET_STEPS(s, PREAUTH_ALL, "DO:idle", "C:ABCD1 IDLE\r\n", "S:+ idling\r\n", "TIME:300000",
+              "S:* 4 EXISTS\r\n", "TIME:239999", "C:", "TIME:1", "C:DONE\r\n", "S:ABCD1 OK IDLE terminated\r\n",
+              "C:ABCD2 IDLE\r\n", "S:+ idling\r\n", "TIME:400000", "S:* 1 EXPUNGE\r\n", "DO:done", "C:DONE\r\n",
+              "S:ABCD2 OK done\r\n", "DO:noop", "C:ABCD3 NOOP\r\n", "S:ABCD3 OK\r\n");
+    s.expect_log = "READY;IDLING 1;EXISTS 4;EXPUNGE 1;DONE 1 OK;DONE 2 OK;";
+    run_script(&s);
+}
+
+/* idling replaces the inactivity timeout; after DONE it applies again */
+static void test_idle_inactivity(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "DO:idle", "C:ABCD1 IDLE\r\n", "S:+ idling\r\n", "TIME:600000", "DO:done",
+              "C:DONE\r\n", "TIME:59999", "TIME:1");
+    s.expect_log = "READY;IDLING 1;ERR MAILPROTO_E_TIMEOUT;";
+    run_script(&s);
+}
+
+static void test_command_while_idle(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "DO:idle", "C:ABCD1 IDLE\r\n", "DO:noop", "C:", "S:+ idling\r\n", "C:DONE\r\nABCD2 NOOP\r\n",
+              "S:ABCD1 OK\r\nABCD2 OK\r\n");
+    s.expect_log = "READY;IDLING 1;DONE 1 OK;DONE 2 OK;";
+    run_script(&s);
+}
+
+static void test_bye_during_idle(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "DO:idle", "C:ABCD1 IDLE\r\n", "S:+ idling\r\n", "S:* BYE server shutting down\r\n",
+              "EOF");
+    s.expect_log = "READY;IDLING 1;BYE;CLOSED server shutting down;ERR MAILPROTO_E_CLOSED;";
+    run_script(&s);
+    SET_STEPS(s, PREAUTH_ALL, "DO:idle", "C:ABCD1 IDLE\r\n", "S:+ idling\r\n", "EOF");
+    s.expect_log = "READY;IDLING 1;CLOSED ;ERR MAILPROTO_E_CLOSED;";
+    run_script(&s);
+}
+
+static void test_command_timeout(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.cfg.command_timeout_ms = 5000;
+    SET_STEPS(s, PREAUTH_ALL, "DO:noop", "C:ABCD1 NOOP\r\n", "TIME:4000", "S:* 1 EXISTS\r\n", "TIME:999", "TIME:1");
+    s.expect_log = "READY;EXISTS 1;ERR MAILPROTO_E_TIMEOUT;";
+    run_script(&s);
+    memset(&s.cfg, 0, sizeof s.cfg);
+    s.cfg.security = MAILPROTO_SEC_PLAIN;
+    SET_STEPS(s, PREAUTH_ALL, "TIME:3600000", "DO:noop", "C:ABCD1 NOOP\r\n", "TIME:59999", "TIME:1");
+    s.expect_log = "READY;ERR MAILPROTO_E_TIMEOUT;";
+    run_script(&s);
+}
+
+/* ---- pipelining ---- */
+
+static void test_fifty_fetches(void **state)
+{
+    (void)state;
+    static char cmds[4096], replies[8192];
+    size_t c = 0, r = 0;
+    for (int i = 1; i <= 50; i++)
+        c += (size_t)snprintf(cmds + c, sizeof cmds - c, "ABCD%d UID FETCH %d (FLAGS)\r\n", i, i);
+    for (int i = 50; i >= 1; i--)
+        r += (size_t)snprintf(replies + r, sizeof replies - r, "* %d FETCH (UID %d FLAGS ())\r\nABCD%d OK\r\n", i, i, i);
+    static char cstep[4100], sstep[8200];
+    snprintf(cstep, sizeof cstep, "C:%s", cmds);
+    snprintf(sstep, sizeof sstep, "S:%s", replies);
+    script s = base_plain();
+    s.whole_only = 1;
+    const char *steps[] = {PREAUTH_ALL, "DO:fetch50", cstep, sstep};
+    s.steps = steps;
+    s.n_steps = 4;
+    static char log[8192];
+    size_t l = (size_t)snprintf(log, sizeof log, "READY;");
+    for (int i = 50; i >= 1; i--)
+        l += (size_t)snprintf(log + l, sizeof log - l, "FETCH %d;DONE %d OK;", i, i);
+    s.expect_log = log;
+    run_script(&s);
+    /* seeded random splits of the replies */
+    s.whole_only = 0;
+    script_run_once(&s, 1, 0);
+    for (size_t k = 1; k < r; k += 97)
+        script_run_once(&s, 2, k);
+}
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_starttls_auth_caps_refresh),
+        cmocka_unit_test(test_starttls_injection),
+        cmocka_unit_test(test_starttls_no_plaintext_after_go_ahead),
+        cmocka_unit_test(test_starttls_refused),
+        cmocka_unit_test(test_no_starttls_offered),
+        cmocka_unit_test(test_capability_fails_tls_required),
+        cmocka_unit_test(test_preauth_tls_required),
+        cmocka_unit_test(test_preauth_implicit_tls),
+        cmocka_unit_test(test_logindisabled),
+        cmocka_unit_test(test_login_and_logindisabled_fallback),
+        cmocka_unit_test(test_auth_failure),
+        cmocka_unit_test(test_plaintext_auth_refused),
+        cmocka_unit_test(test_xoauth2_and_cram),
+        cmocka_unit_test(test_unknown_tag),
+        cmocka_unit_test(test_tag_not_yet_sent),
+        cmocka_unit_test(test_referral_not_followed),
+        cmocka_unit_test(test_mailbox_state),
+        cmocka_unit_test(test_expunge_beyond_exists),
+        cmocka_unit_test(test_idle_refresh),
+        cmocka_unit_test(test_idle_inactivity),
+        cmocka_unit_test(test_command_while_idle),
+        cmocka_unit_test(test_bye_during_idle),
+        cmocka_unit_test(test_command_timeout),
+        cmocka_unit_test(test_fifty_fetches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
