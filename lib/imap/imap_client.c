@@ -752,6 +752,36 @@ static void atoms(mailproto_imap_cmd *c, const char *s)
     }
 }
 
+/* Space separated flags ("\\Seen $Junk"): each an atom, maybe after one
+ * backslash. */
+static void flag_words(mailproto_imap_cmd *c, const char *s)
+{
+    char w[128];
+    while (*s) {
+        while (*s == ' ')
+            s++;
+        size_t n = 0;
+        while (s[n] && s[n] != ' ')
+            n++;
+        if (!n)
+            break;
+        int ok = n < sizeof w;
+        for (size_t i = 0; i < n && ok; i++) {
+            unsigned char ch = (unsigned char)s[i];
+            if (ch <= 0x20 || ch >= 0x7f || strchr("(){%*\"]\\", ch))
+                ok = ch == '\\' && i == 0 && n > 1;
+        }
+        if (!ok) {
+            mailproto_imap_cmd_atom(c, ""); /* sets the error */
+            return;
+        }
+        memcpy(w, s, n);
+        w[n] = '\0';
+        mailproto_imap_cmd_raw(c, w);
+        s += n;
+    }
+}
+
 int mailproto_imap_enable(mailproto_imap *h, const char *caps)
 {
     if (h && (!caps || !*caps))
@@ -1199,7 +1229,7 @@ int mailproto_imap_store(mailproto_imap *h, int uid, const mailproto_imap_range 
     mailproto__fmt(w, sizeof w, "%s%s", item, (op & MAILPROTO_IMAP_STORE_SILENT) ? ".SILENT" : "");
     mailproto_imap_cmd_atom(c, w);
     mailproto_imap_cmd_open(c);
-    atoms(c, flags);
+    flag_words(c, flags);
     mailproto_imap_cmd_close(c);
     return commit_run(h, c, K_STORE);
 }
@@ -1288,7 +1318,7 @@ int mailproto_imap_append(mailproto_imap *h, const char *mbox, const char *flags
     mailproto_imap_cmd_mailbox(c, mbox, strlen(mbox));
     if (flags && *flags) {
         mailproto_imap_cmd_open(c);
-        atoms(c, flags);
+        flag_words(c, flags);
         mailproto_imap_cmd_close(c);
     }
     if (utc)

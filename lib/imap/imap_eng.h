@@ -184,7 +184,9 @@ typedef struct mailproto__imap_engine {
     int lit_rec;            /* record whose sink takes the current literal, -1 */
     int rx_flag;            /* bytes arrived since the last next() */
     int pending_err;        /* reported once by next() (authentication failure) */
-    int cap_in_tagged;      /* the response carried a CAPABILITY code */
+    int cap_in_tagged;
+    char bye_text[256];
+    size_t bye_len;      /* the response carried a CAPABILITY code */
 
     /* events */
     mailproto_imap_event ev;

@@ -1295,6 +1295,8 @@ static int resp_end(mailproto__imap_engine *e)
     if (t == MAILPROTO_IMAP_EV_STATUS) {
         if (e->resp_status == MAILPROTO_IMAP_BYE) {
             e->bye = 1;
+            e->bye_len = e->text_len < sizeof e->bye_text ? e->text_len : sizeof e->bye_text;
+            memcpy(e->bye_text, e->text, e->bye_len);
             if (!e->logout_sent) {
                 mailproto__err_set(e->err, MAILPROTO_E_CLOSED, "the server said BYE");
                 mailproto__err_text(e->err, e->text, e->text_len);
@@ -1633,9 +1635,9 @@ static int closed(mailproto__imap_engine *e)
         return fail_msg(e, MAILPROTO_E_CLOSED, "the server closed the connection during setup");
     event_client(e, MAILPROTO_IMAP_EV_CLOSED);
     e->ev.error = MAILPROTO_E_CLOSED;
-    if (e->bye && e->err->pub.text_len) {
-        e->ev.data.ptr = e->err->pub.text;
-        e->ev.data.len = e->err->pub.text_len;
+    if (e->bye) {
+        e->ev.data.ptr = e->bye_text;
+        e->ev.data.len = e->bye_len;
     }
     if (!e->bye && !e->logout_sent)
         mailproto__err_set(e->err, MAILPROTO_E_CLOSED, "the server closed the connection");

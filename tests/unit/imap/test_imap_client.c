@@ -579,6 +579,192 @@ static void test_fifty_fetches(void **state)
     for (size_t k = 1; k < r; k += 97)
         script_run_once(&s, 2, k);
 }
+
+/* ---- every command ---- */
+
+static void test_simple_commands(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL,
+              "DO:capability", "C:ABCD1 CAPABILITY\r\n", "S:* CAPABILITY IMAP4rev1 IDLE\r\nABCD1 OK\r\n",
+              "DO:noop", "C:ABCD2 NOOP\r\n", "S:ABCD2 OK\r\n",
+              "DO:id", "C:ABCD3 ID (\"name\" \"mailproto\" \"version\" NIL)\r\n",
+              "S:* ID (\"name\" \"Dovecot\")\r\nABCD3 OK\r\n",
+              "DO:idnil", "C:ABCD4 ID NIL\r\n", "S:* ID NIL\r\nABCD4 OK\r\n",
+              "DO:namespace", "C:ABCD5 NAMESPACE\r\n", "S:* NAMESPACE ((\"\" \".\")) NIL NIL\r\nABCD5 OK\r\n",
+              "DO:create", "C:ABCD6 CREATE Entw&APw-rfe\r\n", "S:ABCD6 OK\r\n",
+              "DO:delete", "C:ABCD7 DELETE Old\r\n", "S:ABCD7 OK\r\n",
+              "DO:rename", "C:ABCD8 RENAME \"A b\" C\r\n", "S:ABCD8 OK\r\n",
+              "DO:subscribe", "C:ABCD9 SUBSCRIBE INBOX\r\n", "S:ABCD9 OK\r\n",
+              "DO:unsubscribe", "C:ABCD10 UNSUBSCRIBE Trash\r\n", "S:ABCD10 NO [NONEXISTENT] no such\r\n",
+              "DO:raw", "C:ABCD11 GETQUOTAROOT INBOX\r\n",
+              "S:* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE 10 512)\r\nABCD11 OK\r\n",
+              "DO:logout", "C:ABCD12 LOGOUT\r\n", "S:* BYE bye\r\nABCD12 OK\r\n", "EOF");
+    s.expect_log = "READY;DONE 1 OK;DONE 2 OK;DONE 3 OK;DONE 4 OK;DONE 5 OK;DONE 6 OK;DONE 7 OK;DONE 8 OK;"
+                   "DONE 9 OK;DONE 10 NO NONEXISTENT;DONE 11 OK;BYE;DONE 12 OK;CLOSED bye;ERR MAILPROTO_E_CLOSED;";
+    run_script(&s);
+}
+
+static void check_results(mailproto_imap *h, const char *name, void *ctx)
+{
+    const mailproto_imap_result *res = mailproto_imap_last_result(h);
+    if (!strcmp(name, "r_list")) {
+        assert_string_equal(A.names, "INBOX|/|80;Entw\xc3\xbcrfe|/|804;Sent|/|4008;");
+    } else if (!strcmp(name, "r_liststatus")) {
+        assert_string_equal(A.names, "INBOX|.|0;S:INBOX|-|0;m17 u16;");
+    } else if (!strcmp(name, "r_status")) {
+        assert_int_equal(A.st.have, MAILPROTO_IMAP_STATUS_MESSAGES | MAILPROTO_IMAP_STATUS_UNSEEN |
+                                        MAILPROTO_IMAP_STATUS_UIDNEXT | MAILPROTO_IMAP_STATUS_UIDVALIDITY);
+        assert_int_equal(A.st.messages, 231);
+        assert_int_equal(A.st.uidnext, 44292);
+        assert_int_equal(A.st.uidvalidity, 7);
+        assert_int_equal(A.st.unseen, 0);
+    } else if (!strcmp(name, "r_search")) {
+        assert_int_equal(A.set.n, 3);
+        assert_int_equal(A.set.count, 6);
+        assert_int_equal(A.ranges[0].first, 2);
+        assert_int_equal(A.ranges[0].last, 4);
+        assert_int_equal(A.ranges[1].first, 10);
+        assert_int_equal(A.ranges[2].first, 12);
+        assert_int_equal(A.ranges[2].last, 13);
+        assert_int_equal(A.set.min, 2);
+        assert_int_equal(A.set.max, 13);
+    } else if (!strcmp(name, "r_esearch")) {
+        assert_int_equal(A.set.min, 4);
+        assert_int_equal(A.set.max, 2000);
+        assert_int_equal(A.set.count, 45);
+        assert_int_equal(A.set.n, 2);
+        assert_int_equal(A.ranges[0].first, 4);
+        assert_int_equal(A.ranges[0].last, 4);
+        assert_int_equal(A.ranges[1].first, 10);
+        assert_int_equal(A.ranges[1].last, 2000);
+    } else if (!strcmp(name, "r_sort")) {
+        assert_int_equal(A.set.n, 3);
+        assert_int_equal(A.ranges[0].first, 9);
+        assert_int_equal(A.ranges[1].first, 2);
+        assert_int_equal(A.ranges[2].first, 5);
+    } else if (!strcmp(name, "r_copy")) {
+        assert_int_equal(res->copy_uidvalidity, 38505);
+        assert_int_equal(res->n_copy_src, 2);
+        assert_int_equal(res->copy_src[0].first, 1);
+        assert_int_equal(res->copy_src[0].last, 2);
+        assert_int_equal(res->copy_dst[1].first, 3);
+        assert_int_equal(res->copy_dst[1].last, 3);
+    } else if (!strcmp(name, "r_append")) {
+        assert_int_equal(res->append_uidvalidity, 38505);
+        assert_int_equal(res->append_uid, 3955);
+    } else if (!strcmp(name, "r_body")) {
+        assert_int_equal(A.sink_len, 5);
+        assert_memory_equal(A.sink_buf, "hello", 5);
+    } else if (!strcmp(name, "r_enabled")) {
+        assert_int_equal(mailproto_imap_caps(h) & MAILPROTO_IMAP_CAP_QRESYNC, MAILPROTO_IMAP_CAP_QRESYNC);
+    } else {
+        act(h, name, ctx);
+    }
+}
+
+static void test_list_status_search(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.act = check_results;
+    SET_STEPS(s, PREAUTH_ALL,
+              "DO:list", "C:ABCD1 LIST \"\" \"*\" RETURN (SPECIAL-USE)\r\n",
+              "S:* LIST (\\Subscribed) \"/\" INBOX\r\n* LIST (\\HasChildren \\Drafts) \"/\" Entw&APw-rfe\r\n"
+              "* LIST (\\Sent \\HasNoChildren) \"/\" {4}\r\nSent\r\nABCD1 OK\r\n",
+              "DO:r_list",
+              "DO:liststatus", "C:ABCD2 LIST \"\" \"%\" RETURN (STATUS (MESSAGES UNSEEN UIDNEXT UIDVALIDITY))\r\n",
+              "S:* LIST () \".\" INBOX\r\n* STATUS INBOX (MESSAGES 17 UNSEEN 16)\r\nABCD2 OK\r\n",
+              "DO:r_liststatus",
+              "DO:lsub", "C:ABCD3 LSUB \"\" \"*\"\r\n", "S:* LSUB () \"/\" INBOX\r\nABCD3 OK\r\n",
+              "DO:status", "C:ABCD4 STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN)\r\n",
+              "S:* STATUS INBOX (MESSAGES 231 UIDNEXT 44292 UIDVALIDITY 7 UNSEEN 0)\r\nABCD4 OK\r\n",
+              "DO:r_status",
+              "DO:search",
+              "C:ABCD5 UID SEARCH UNSEEN FROM ann@example.org SINCE 1-Feb-2024 LARGER 1000 SUBJECT \"say \\\"hi\\\"\"\r\n",
+              "S:* SEARCH 2 3 4 10 12 13\r\nABCD5 OK\r\n", "DO:r_search",
+              "DO:search8", "C:ABCD6 SEARCH CHARSET UTF-8 SUBJECT {6+}\r\ngr\xc3\xbc\xc3\x9f\r\n",
+              "S:* SEARCH\r\nABCD6 OK\r\n",
+              "DO:esearch", "C:ABCD7 UID SEARCH RETURN (MIN MAX COUNT ALL) ALL\r\n",
+              "S:* ESEARCH (TAG \"ABCD7\") UID MIN 4 MAX 2000 COUNT 45 ALL 4,10:2000\r\nABCD7 OK\r\n",
+              "DO:r_esearch",
+              "DO:sort", "C:ABCD8 UID SORT (REVERSE DATE) UTF-8 ALL\r\n", "S:* SORT 9 2 5\r\nABCD8 OK\r\n",
+              "DO:r_sort");
+    s.expect_log = "READY;DONE 1 OK;DONE 2 OK;DONE 3 OK;DONE 4 OK;DONE 5 OK;DONE 6 OK;DONE 7 OK;DONE 8 OK;";
+    script_run_all(&s);
+}
+
+static void test_select_fetch_store(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.act = check_results;
+    SET_STEPS(s, PREAUTH_ALL,
+              "DO:enable", "C:ABCD1 ENABLE QRESYNC UTF8=ACCEPT\r\n", "S:* ENABLED QRESYNC\r\nABCD1 OK\r\n",
+              "DO:r_enabled",
+              "DO:qresync", "C:ABCD2 SELECT INBOX (QRESYNC (67890007 90060115194045000 1:20))\r\n",
+              "S:* 20 EXISTS\r\n* VANISHED (EARLIER) 1:5\r\n* 6 FETCH (UID 6 MODSEQ (90060115194045001) FLAGS (\\Seen))\r\n"
+              "ABCD2 OK [READ-WRITE] done\r\n",
+              "DO:fetch", "C:ABCD3 FETCH 1:* (UID FLAGS)\r\n",
+              "S:* 1 FETCH (UID 6 FLAGS (\\Seen))\r\nABCD3 OK\r\n",
+              "DO:uidfetch", "C:ABCD4 UID FETCH 5,7:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n",
+              "S:* VANISHED (EARLIER) 8\r\nABCD4 OK\r\n",
+              "DO:body", "C:ABCD5 UID FETCH 42 (BODY.PEEK[1.2])\r\n",
+              "S:* 3 FETCH (UID 42 BODY[1.2] {5}\r\nhello)\r\nABCD5 OK\r\n", "DO:r_body",
+              "DO:partial", "C:ABCD6 UID FETCH 42 (BODY.PEEK[]<100.50>)\r\n",
+              "S:* 3 FETCH (BODY[]<100> {3}\r\nabc)\r\nABCD6 OK\r\n",
+              "DO:store", "C:ABCD7 UID STORE 1:3 +FLAGS.SILENT (\\Seen \\Flagged)\r\n", "S:ABCD7 OK\r\n",
+              "DO:storeu", "C:ABCD8 STORE 1:3 (UNCHANGEDSINCE 320162338) -FLAGS ($Junk)\r\n",
+              "S:* 1 FETCH (FLAGS () MODSEQ (320162339))\r\nABCD8 OK [MODIFIED 2] x\r\n",
+              "DO:copy", "C:ABCD9 UID COPY 1:3 Archive\r\n", "S:ABCD9 OK [COPYUID 38505 1:2,3 1:2,3] done\r\n",
+              "DO:r_copy",
+              "DO:move", "C:ABCD10 UID MOVE 1:3 Trash\r\n",
+              "S:* OK [COPYUID 38505 1:3 5:7] moved\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\nABCD10 OK\r\n",
+              "DO:expunge", "C:ABCD11 EXPUNGE\r\n", "S:ABCD11 OK\r\n",
+              "DO:uidexpunge", "C:ABCD12 UID EXPUNGE 1:3\r\n", "S:ABCD12 OK\r\n",
+              "DO:unselect", "C:ABCD13 UNSELECT\r\n", "S:ABCD13 OK\r\n");
+    s.expect_log = "READY;DONE 1 OK;EXISTS 20;VANISHED;FETCH 6;DONE 2 OK READ-WRITE;FETCH 1;DONE 3 OK;VANISHED;"
+                   "DONE 4 OK;FETCH 3;LIT 5;DONE 5 OK;FETCH 3;LIT 3;DONE 6 OK;DONE 7 OK;FETCH 1;DONE 8 OK MODIFIED;"
+                   "DONE 9 OK COPYUID;EXPUNGE 1;EXPUNGE 1;EXPUNGE 1;DONE 10 OK;DONE 11 OK;DONE 12 OK;DONE 13 OK;";
+    script_run_all(&s);
+    assert_int_equal(s.body_len, 3);
+    assert_memory_equal(s.body, "abc", 3);
+}
+
+static void test_append(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.act = check_results;
+    /* LITERAL+: one write */
+    SET_STEPS(s, PREAUTH_ALL, "DO:append", "C:ABCD1 APPEND Sent (\\Seen) {18+}\r\nSubject: x\r\n\r\nhi\r\n\r\n",
+              "S:ABCD1 OK [APPENDUID 38505 3955] done\r\n", "DO:r_append");
+    s.expect_log = "READY;DONE 1 OK APPENDUID;";
+    script_run_all(&s);
+    /* synchronizing literal: the message waits for "+" */
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1 UIDPLUS] hi\r\n", "DO:appenddate",
+              "C:ABCD1 APPEND Sent \"16-Jul-1996 19:24:25 -0700\" {18}\r\n", "S:+ go\r\n",
+              "C:Subject: x\r\n\r\nhi\r\n\r\n", "S:ABCD1 OK [APPENDUID 38505 3955] done\r\n", "DO:r_append");
+    script_run_all(&s);
+    assert_int_equal(s.trace.data_bytes, 18);
+    /* refused before the literal: nothing more of it is sent */
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n", "DO:append", "C:ABCD1 APPEND Sent (\\Seen) {18}\r\n",
+              "S:ABCD1 NO [TRYCREATE] no such mailbox\r\n", "DO:noop", "C:ABCD2 NOOP\r\n", "S:ABCD2 OK\r\n");
+    s.expect_log = "READY;DONE 1 NO TRYCREATE;DONE 2 OK;";
+    script_run_all(&s);
+}
+
+static void test_move_fallback_refused(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n", "DO:move", "DO:noop", "C:ABCD1 NOOP\r\n",
+              "S:ABCD1 OK\r\n");
+    s.expect_log = "READY;DONE 1 OK;";
+    run_script(&s);
+    assert_int_equal(A.rc, MAILPROTO_AGAIN);
+}
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +792,11 @@ int main(void)
         cmocka_unit_test(test_bye_during_idle),
         cmocka_unit_test(test_command_timeout),
         cmocka_unit_test(test_fifty_fetches),
+        cmocka_unit_test(test_simple_commands),
+        cmocka_unit_test(test_list_status_search),
+        cmocka_unit_test(test_select_fetch_store),
+        cmocka_unit_test(test_append),
+        cmocka_unit_test(test_move_fallback_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
