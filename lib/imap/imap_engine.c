@@ -951,6 +951,11 @@ static void code_event(mailproto__imap_engine *e, const mailproto_imap_event *v)
     int ready_st = e->state == S_READY;
     if (v->type == MAILPROTO_IMAP_EV_CODE) {
         e->resp_code = v->item;
+        if (v->item == MAILPROTO_IMAP_CODE_OTHER && mailproto__span_ieq(v->name.ptr, v->name.len, "REFERRAL")) {
+            /* RFC 2221: reported, never followed */
+            e->resp_code = MAILPROTO_IMAP_CODE_REFERRAL;
+            e->cur_res.referral = 1;
+        }
         size_t n = v->name.len < sizeof e->resp_code_name - 1 ? v->name.len : sizeof e->resp_code_name - 1;
         memcpy(e->resp_code_name, v->name.ptr, n);
         e->resp_code_name[n] = '\0';
