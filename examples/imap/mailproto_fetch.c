@@ -66,7 +66,7 @@ static int fail(int rc, const char *what)
     const mailproto_reply *r = mailproto_imap_last_reply(H);
     static const char *const st[] = {"", "OK", "NO", "BAD", "BYE", "PREAUTH"};
     fprintf(stderr, "%s: %s: %s", prog, what, mailproto_strerror(rc));
-    if (r->message && r->message[0])
+    if (r->message && r->message[0] && strcmp(r->message, mailproto_strerror(rc)))
         fprintf(stderr, " (%s)", r->message);
     if (r->imap_status > 0 && r->imap_status <= 5)
         fprintf(stderr, " (server: %s%s%s%s %.*s)", st[r->imap_status], r->resp_code[0] ? " [" : "", r->resp_code,
@@ -291,6 +291,7 @@ static void headers_event(void *ctx, const mailproto_imap_event *ev)
 
 /* ---- idle ---- */
 typedef struct idle_state {
+    int active;             /* IDLE runs: print (not the SELECT's own data) */
     long printed;
     char flags[512];
     size_t flen;
@@ -329,7 +330,12 @@ static void idle_print(idle_state *is, const mailproto_imap_event *ev)
     fflush(stdout);
 }
 
-static void idle_event(void *ctx, const mailproto_imap_event *ev) { idle_print(ctx, ev); }
+static void idle_event(void *ctx, const mailproto_imap_event *ev)
+{
+    idle_state *is = ctx;
+    if (is->active)
+        idle_print(is, ev);
+}
 
 /* ---- search criteria from IMAP SEARCH syntax words ---- */
 static int month_of(const char *m)
@@ -818,6 +824,7 @@ int main(int argc, char **argv)
         } else if ((rc = mailproto_imap_idle(H)) != MAILPROTO_OK) {
             ex = fail(rc, "IDLE");
         } else {
+            is.active = 1;
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
             for (;;) {
