@@ -670,7 +670,7 @@ int mailproto__imap_engine_start(mailproto__imap_engine *e)
     mailproto_imap_tagger_init(&e->tagger, rnd);
     e->started = 1;
     e->rx_armed = 1;
-    e->last_rx = e->now;
+    e->rx_flag = 1; /* the clock starts at the first next() */
     if (e->implicit_tls) {
         set_state(e, S_TLS_FIRST);
         e->want_tls = 1;
@@ -687,7 +687,7 @@ void mailproto__imap_engine_tls_done(mailproto__imap_engine *e)
     e->want_tls = 0;
     e->tls_reported = 0;
     e->secure = 1;
-    e->last_rx = e->now;
+    e->rx_flag = 1;
     mailproto__trace_note(&e->trace, "imap: TLS is up");
     mailproto_imap_parser_reset(e->p);
     if (e->state == S_TLS_FIRST) {
