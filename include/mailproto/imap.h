@@ -675,7 +675,7 @@ typedef struct mailproto_imap_config {
     int nonblocking;            /* 1: commands only queue; use _poll */
     int timeout_ms;             /* connect (and TLS handshake) budget; default 30000 */
     int inactivity_timeout_ms;  /* no byte while a reply is awaited; default 60000 */
-    int command_timeout_ms;     /* a command's whole reply; default 600000; -1 none */
+    int command_timeout_ms;     /* a command's whole reply; default none (0) */
     int idle_refresh_ms;        /* IDLE re-issued after this; default 25 min */
 
     size_t in_buf_size;         /* parser input buffer; default 8192, min 512 */

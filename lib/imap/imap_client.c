@@ -650,9 +650,12 @@ static int simple(mailproto_imap *h, int kind, const char *name)
     return commit_run(h, c, kind);
 }
 
+/* Refuse a command the server does not offer.  Before the session is
+ * ready the capabilities are not known yet: the command is queued and the
+ * server answers it. */
 static int need_cap(mailproto_imap *h, unsigned cap, const char *what)
 {
-    if (h && !(h->e.caps & cap))
+    if (h && mailproto__imap_engine_ready(&h->e) && !(h->e.caps & cap))
         return mailproto__err_set(&h->err, MAILPROTO_E_UNSUPPORTED, "the server does not offer %s", what);
     return MAILPROTO_OK;
 }
@@ -1337,13 +1340,12 @@ int mailproto_imap_idle(mailproto_imap *h)
         rc = need_cap(h, MAILPROTO_IMAP_CAP_IDLE, "IDLE");
     if (rc != MAILPROTO_OK)
         return rc;
-    if (h->e.idle_idx >= 0 || mailproto__imap_engine_busy(&h->e) > 0) {
-        /* IDLE must be the last command: one at a time */
-        for (size_t k = 0; k < h->e.q_count; k++) {
-            const imap_qcmd *r = &h->e.q[(h->e.q_head + k) % h->e.q_cap];
-            if (r->kind == K_IDLE && r->state != Q_DONE && r->state != Q_FREE)
-                return mailproto__err_set(&h->err, MAILPROTO_E_STATE, "IDLE already runs");
-        }
+    /* one IDLE at a time; a new one may be queued once DONE was asked for */
+    for (size_t k = 0; k < h->e.q_count; k++) {
+        const imap_qcmd *r = &h->e.q[(h->e.q_head + k) % h->e.q_cap];
+        if (r->kind == K_IDLE && r->state != Q_DONE && r->state != Q_FREE &&
+            !(h->e.idle_done_req && r->state != Q_QUEUED))
+            return mailproto__err_set(&h->err, MAILPROTO_E_STATE, "IDLE already runs");
     }
     mailproto_imap_cmd *c = open_cmd(h, K_IDLE, "IDLE", &rc);
     if (!c)

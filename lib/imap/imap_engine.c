@@ -64,8 +64,6 @@ void mailproto__imap_config_defaults(mailproto_imap_config *c)
         c->timeout_ms = 30000;
     if (c->inactivity_timeout_ms <= 0)
         c->inactivity_timeout_ms = 60000;
-    if (c->command_timeout_ms == 0)
-        c->command_timeout_ms = 600000;
     if (c->idle_refresh_ms <= 0)
         c->idle_refresh_ms = 25 * 60 * 1000;
     if (!c->in_buf_size)
@@ -382,6 +380,8 @@ static void pick_next(mailproto__imap_engine *e)
             continue;
         if (!r->internal && e->state != S_READY)
             continue;
+        if (r->kind == K_IDLE && e->idle_idx >= 0)
+            return; /* the previous IDLE has not completed yet */
         if (r->internal || e->state == S_READY) {
             /* internal commands go before queued caller commands */
             if (!r->internal) {
@@ -408,6 +408,13 @@ static void pick_next(mailproto__imap_engine *e)
                 e->idling = 0;
                 e->done_sent = 0;
                 e->idle_refresh = 0;
+                /* a caller command queued behind it ends it at once */
+                e->idle_done_req = 0;
+                for (size_t j = k + 1; j < e->q_count; j++) {
+                    const imap_qcmd *o = rec(e, ring_idx(e, j));
+                    if (o->state == Q_QUEUED && !o->internal)
+                        e->idle_done_req = 1;
+                }
             }
             if (r->kind == K_LOGOUT)
                 e->logout_sent = 1;
@@ -1160,6 +1167,8 @@ static int complete(mailproto__imap_engine *e, imap_qcmd *r)
     case K_ENABLE:
         break;
     case K_IDLE:
+        if (e->idle_idx >= 0 && rec(e, (size_t)e->idle_idx) != r)
+            break; /* not the running one (cannot happen: one IDLE at a time) */
         e->idle_idx = -1;
         e->idling = 0;
         if (ok && e->idle_refresh && !e->idle_done_req) {

@@ -520,6 +520,32 @@ static void test_command_while_idle(void **state)
     run_script(&s);
 }
 
+/* DESIGN.md section 15: on EXISTS, DONE + FETCH + IDLE again, all queued at once */
+static void test_idle_fetch_idle(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "DO:idle", "C:ABCD1 IDLE\r\n", "S:+ idling\r\n", "S:* 5 EXISTS\r\n", "DO:done",
+              "DO:fetch", "DO:idle", "C:DONE\r\nABCD2 FETCH 1:* (UID FLAGS)\r\n",
+              "S:ABCD1 OK\r\n", "C:ABCD3 IDLE\r\n", "S:* 5 FETCH (UID 9 FLAGS ())\r\nABCD2 OK\r\n+ idling\r\n",
+              "DO:done", "C:DONE\r\n", "S:ABCD3 OK\r\n");
+    s.expect_log = "READY;IDLING 1;EXISTS 5;DONE 1 OK;FETCH 5;DONE 2 OK;IDLING 3;DONE 3 OK;";
+    run_script(&s);
+}
+
+/* commands queued before the session is ready wait for it (capabilities
+ * unknown until then) */
+static void test_queued_before_ready(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, "DO:idle", "DO:unselect", "S:* OK hi\r\n", "C:ABCD3 CAPABILITY\r\n",
+              "S:* CAPABILITY IMAP4rev1 IDLE UNSELECT\r\nABCD3 OK\r\n", "C:ABCD1 IDLE\r\n", "S:+ idling\r\n",
+              "C:DONE\r\nABCD2 UNSELECT\r\n", "S:ABCD1 OK\r\nABCD2 OK\r\n");
+    s.expect_log = "READY;IDLING 1;DONE 1 OK;DONE 2 OK;";
+    run_script(&s);
+}
+
 static void test_bye_during_idle(void **state)
 {
     (void)state;
@@ -789,6 +815,8 @@ int main(void)
         cmocka_unit_test(test_idle_refresh),
         cmocka_unit_test(test_idle_inactivity),
         cmocka_unit_test(test_command_while_idle),
+        cmocka_unit_test(test_idle_fetch_idle),
+        cmocka_unit_test(test_queued_before_ready),
         cmocka_unit_test(test_bye_during_idle),
         cmocka_unit_test(test_command_timeout),
         cmocka_unit_test(test_fifty_fetches),
