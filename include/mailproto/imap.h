@@ -649,9 +649,6 @@ struct mailproto_io;         /* <mailproto/transport.h> */
 #define MAILPROTO_IMAP_CAP_CHILDREN (1u << 22)
 #define MAILPROTO_IMAP_CAP_BINARY (1u << 23)
 
-/* Token refresh for XOAUTH2/OAUTHBEARER (see mailproto_smtp_token_fn). */
-typedef int (*mailproto_imap_token_fn)(void *ctx, const char **token);
-
 /* Called with every event while a blocking call runs (optional). */
 typedef void (*mailproto_imap_event_fn)(void *ctx, const mailproto_imap_event *ev);
 

@@ -240,23 +240,22 @@ static int net_fail(mailproto_imap *h, int rc)
 static int drive(mailproto_imap *h, uint64_t now, const mailproto_imap_event **ev)
 {
     *ev = NULL;
-    if (h->connecting) {
+    while (h->connecting) {
         int rc = mailproto_transport_step(h->t, now);
         if (rc == MAILPROTO_AGAIN) {
             h->drive.interest = mailproto_transport_io_interest(h->t);
-            if (h->drive.blocking) {
-                int t = mailproto_transport_timeout_ms(h->t, now);
-                rc = mailproto_transport_wait(h->t, h->drive.interest, t < 0 ? 1000 : t);
-                if (rc != MAILPROTO_OK && rc != MAILPROTO_E_TIMEOUT)
-                    return net_fail(h, rc);
-                return drive(h, now_ms(h), ev);
-            }
-            return MAILPROTO_AGAIN;
+            if (!h->drive.blocking)
+                return MAILPROTO_AGAIN;
+            int t = mailproto_transport_timeout_ms(h->t, now);
+            rc = mailproto_transport_wait(h->t, h->drive.interest, t < 0 ? 1000 : t);
+            if (rc != MAILPROTO_OK && rc != MAILPROTO_E_TIMEOUT)
+                return net_fail(h, rc);
+            now = now_ms(h);
+            continue;
         }
         if (rc != MAILPROTO_OK)
             return net_fail(h, rc);
         h->connecting = 0;
-        h->e.last_rx = now;
     }
     const void *v = NULL;
     int rc = mailproto__drive_run(&h->drive, &imap_vt, &h->e, now, &v);
