@@ -326,6 +326,33 @@ static void test_wrong_password(void)
     mailproto_imap_free(h);
 }
 
+/* every mechanism against Dovecot (for the OAuth ones the token is the
+ * password in the test stack) */
+static void test_mechanisms(void)
+{
+    static const int mechs[] = {MAILPROTO_AUTH_LOGIN, MAILPROTO_AUTH_PLAIN, MAILPROTO_AUTH_CRAM_MD5,
+                                MAILPROTO_AUTH_XOAUTH2, MAILPROTO_AUTH_OAUTHBEARER, MAILPROTO_AUTH_SCRAM_SHA1,
+                                MAILPROTO_AUTH_SCRAM_SHA256};
+    for (size_t i = 0; i < sizeof mechs / sizeof *mechs; i++) {
+        mailproto_imap_config c = cfg_for(env("USER1"), env("PASS1"), (int)(i % 2));
+        c.auth_mech = mechs[i];
+        if (mechs[i] == MAILPROTO_AUTH_XOAUTH2 || mechs[i] == MAILPROTO_AUTH_OAUTHBEARER) {
+            c.password = NULL;
+            c.oauth_token = env("PASS1");
+        }
+        mailproto_imap *h = NULL;
+        CHECK(mailproto_imap_new(&h, &c, NULL) == MAILPROTO_OK);
+        int rc = mailproto_imap_connect(h);
+        if (rc != MAILPROTO_OK)
+            fprintf(stderr, "mechanism %d: %s %s\n", mechs[i], mailproto_errname(rc),
+                    mailproto_imap_last_reply(h)->message);
+        CHECK(rc == MAILPROTO_OK);
+        if (rc == MAILPROTO_OK)
+            CHECK_RC(h, mailproto_imap_noop(h));
+        mailproto_imap_free(h);
+    }
+}
+
 typedef struct rec_trace {
     int sent_after_tls;
 } rec_trace;
@@ -368,6 +395,7 @@ int main(void)
     test_mailbox_ops();
     test_idle_delivery();
     test_twenty_nonblocking();
+    test_mechanisms();
     test_wrong_password();
     test_untrusted_ca();
     mailproto_tls_config_free(tls);
