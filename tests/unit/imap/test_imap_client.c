@@ -791,6 +791,101 @@ static void test_move_fallback_refused(void **state)
     run_script(&s);
     assert_int_equal(A.rc, MAILPROTO_AGAIN);
 }
+/* ---- memory: every allocation failing in turn; an arena; NULL safety ---- */
+
+static void test_memory(void **state)
+{
+    (void)state;
+    mailproto_imap_config c;
+    memset(&c, 0, sizeof c);
+    c.security = MAILPROTO_SEC_PLAIN;
+    test_alloc ta;
+    mailproto_mem mem = test_mem(&ta);
+    mailproto_imap *h = NULL;
+    assert_int_equal(mailproto_imap_new(&h, &c, &mem), MAILPROTO_OK);
+    size_t n = ta.count;
+    mailproto_imap_free(h);
+    assert_true(n >= 1);
+    for (size_t k = 1; k <= n; k++) {
+        mem = test_mem(&ta);
+        ta.fail_at = k;
+        h = (mailproto_imap *)&ta; /* must be reset to NULL */
+        assert_int_equal(mailproto_imap_new(&h, &c, &mem), MAILPROTO_E_NOMEM);
+        assert_null(h);
+        assert_int_equal(ta.live, 0);
+    }
+    /* firmware: the whole handle in a static arena */
+    static unsigned char buf[256 * 1024];
+    mailproto_arena ar;
+    mailproto_mem am;
+    assert_int_equal(mailproto_arena_init(&ar, buf, sizeof buf, &am), MAILPROTO_OK);
+    assert_int_equal(mailproto_imap_new(&h, &c, &am), MAILPROTO_OK);
+    assert_int_equal(mailproto_imap_start(h), MAILPROTO_OK);
+    unsigned char *b;
+    size_t cap;
+    assert_int_equal(mailproto_imap_input_buf(h, &b, &cap), MAILPROTO_OK);
+    const char *g = "* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n";
+    assert_true(cap >= strlen(g));
+    memcpy(b, g, strlen(g));
+    assert_int_equal(mailproto_imap_input_done(h, strlen(g)), MAILPROTO_OK);
+    const mailproto_imap_event *ev;
+    assert_int_equal(mailproto_imap_next(h, 0, &ev), MAILPROTO_EVENT);
+    assert_int_equal(ev->type, MAILPROTO_IMAP_EV_READY);
+    fprintf(stderr, "imap handle (default config): %zu bytes in the arena\n", mailproto_arena_peak(&ar));
+    mailproto_imap_free(h);
+    /* NULL handles and bad arguments */
+    assert_int_equal(mailproto_imap_new(NULL, &c, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_new_sz(&h, NULL, sizeof c, NULL), MAILPROTO_E_INVALID);
+    c.security = 9;
+    assert_int_equal(mailproto_imap_new(&h, &c, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_connect(NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_noop(NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_select(NULL, "INBOX", 0), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_poll(NULL, 0, &ev), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_fd(NULL), -1);
+    assert_int_equal(mailproto_imap_last_reply(NULL)->status, 0);
+    assert_int_equal(mailproto_imap_mailbox_state(NULL)->exists, 0);
+    assert_int_equal(mailproto_imap_last_result(NULL)->id, 0);
+    mailproto_imap_free(NULL);
+    /* commands before connect: a state error, nothing queued */
+    c.security = MAILPROTO_SEC_PLAIN;
+    assert_int_equal(mailproto_imap_new(&h, &c, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_imap_noop(h), MAILPROTO_E_STATE);
+    assert_int_equal(mailproto_imap_last_id(h), 0);
+    mailproto_imap_free(h);
+}
+
+/* bad arguments never reach the wire */
+static void check_invalid(mailproto_imap *h, const char *name, void *ctx)
+{
+    (void)ctx;
+    (void)name;
+    mailproto_imap_range r = {1, 2};
+    assert_int_equal(mailproto_imap_select(h, "INBOX\r\nX LOGOUT", 0), MAILPROTO_AGAIN); /* a literal, harmless */
+    assert_int_equal(mailproto_imap_fetch(h, 0, 1, 1, "(FLAGS)\r\nX LOGOUT"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_store(h, 1, &r, 1, MAILPROTO_IMAP_STORE_ADD, "\\Seen)(", 0), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_raw(h, "NOOP\r\nX LOGOUT"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_create(h, "a\0b"), MAILPROTO_AGAIN); /* C string: "a" */
+    assert_int_equal(mailproto_imap_fetch_body(h, 1, 1, "1]x", 0, 0, NULL), MAILPROTO_E_INVALID);
+    mailproto_imap_criteria c;
+    mailproto_imap_criteria_init(&c);
+    assert_int_equal(mailproto_imap_criteria_key(&c, "UN SEEN"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_search(h, 1, &c, 0, NULL), MAILPROTO_E_INVALID);
+}
+
+static void test_invalid_arguments(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.act = check_invalid;
+    /* CR/LF in a mailbox name: modified UTF-7, one command; refused commands
+     * used up their tags (2 to 4) without sending anything */
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n", "DO:x",
+              "C:ABCD1 SELECT \"INBOX&AA0ACg-X LOGOUT\"\r\nABCD5 CREATE a\r\n", "S:ABCD1 NO x\r\nABCD5 OK\r\n");
+    s.expect_log = "READY;DONE 1 NO;DONE 2 OK;";
+    script_run_all(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -825,6 +920,8 @@ int main(void)
         cmocka_unit_test(test_select_fetch_store),
         cmocka_unit_test(test_append),
         cmocka_unit_test(test_move_fallback_refused),
+        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_invalid_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
