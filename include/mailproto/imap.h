@@ -664,6 +664,11 @@ typedef struct mailproto_imap_config {
     const char *password;
     const char *authzid;        /* optional authorization identity (SASL) */
     const char *oauth_token;    /* bearer token for XOAUTH2/OAUTHBEARER */
+    /* Called when the server refuses an OAuth token (XOAUTH2/OAUTHBEARER):
+     * store a fresh token in *token (caller-owned, valid for the handle's
+     * life or until the next call) and return 0 to try once more. */
+    int (*token_refresh)(void *ctx, const char **token);
+    void *token_ctx;
     int auth_mech;              /* MAILPROTO_AUTH_*; MAILPROTO_AUTH_LOGIN means the IMAP
                                    LOGIN command; 0: strongest advertised SASL
                                    mechanism, else LOGIN */
@@ -702,6 +707,12 @@ typedef struct mailproto_imap_config {
 MAILPROTO_API int mailproto_imap_new_sz(mailproto_imap **out, const mailproto_imap_config *cfg,
                                         size_t cfg_size, const mailproto_mem *mem);
 #define mailproto_imap_new(out, cfg, mem) mailproto_imap_new_sz((out), (cfg), sizeof *(cfg), (mem))
+
+/* Bytes mailproto_imap_new_sz allocates for this config (size a
+ * mailproto_arena with it; add 16 bytes of alignment slack per block, two
+ * blocks plus the transport's own), 0 for a bad config. */
+MAILPROTO_API size_t mailproto_imap_memory_needed_sz(const mailproto_imap_config *cfg, size_t cfg_size);
+#define mailproto_imap_memory_needed(cfg) mailproto_imap_memory_needed_sz((cfg), sizeof *(cfg))
 
 /* Close the connection (sending LOGOUT first when a blocking session is
  * idle) and free everything.  NULL is ignored. */

@@ -13,6 +13,7 @@
 
 #include "../core/drive.h"
 #include "imap_eng.h"
+#include "imap_int.h"
 
 #define MODE_NONE 0
 #define MODE_ENGINE 1
@@ -89,6 +90,18 @@ static int bad_host(const char *s)
         if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || n >= 255)
             return 1;
     return 0;
+}
+
+size_t mailproto_imap_memory_needed_sz(const mailproto_imap_config *cfg, size_t cfg_size)
+{
+    mailproto_imap_config c;
+    if (!cfg || copy_config(&c, cfg, cfg_size) != 0)
+        return 0;
+    mailproto__imap_config_defaults(&c);
+    layout l;
+    if (compute_layout(&c, &l) != 0)
+        return 0;
+    return l.total + ALIGN_UP(sizeof(struct mailproto_imap_parser)) + ALIGN_UP(c.in_buf_size);
 }
 
 int mailproto_imap_new_sz(mailproto_imap **out, const mailproto_imap_config *cfg, size_t cfg_size,

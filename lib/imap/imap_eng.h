@@ -147,6 +147,7 @@ typedef struct mailproto__imap_engine {
     mailproto__sasl_cred cred;
     int auth_mech;
     int auth_err;
+    int auth_retried;   /* the OAuth token was refreshed once */
 
     /* IDLE */
     int idle_idx;           /* record of the running IDLE, -1 */

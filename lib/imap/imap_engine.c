@@ -1127,6 +1127,17 @@ static int complete(mailproto__imap_engine *e, imap_qcmd *r)
         case K_AUTHENTICATE:
             if (!ok) {
                 int st = e->auth_err && e->auth_err != MAILPROTO_E_AUTH ? e->auth_err : MAILPROTO_E_AUTH;
+                int oauth = e->auth_mech == MAILPROTO_AUTH_XOAUTH2 || e->auth_mech == MAILPROTO_AUTH_OAUTHBEARER;
+                const char *tok = NULL;
+                if (kind == K_AUTHENTICATE && oauth && e->cfg.token_refresh && !e->auth_retried &&
+                    e->cfg.token_refresh(e->cfg.token_ctx, &tok) == 0 && tok) {
+                    /* one more try with a fresh token */
+                    e->auth_retried = 1;
+                    mailproto__sasl_clear(&e->sasl);
+                    e->cred.token = tok;
+                    mailproto__trace_note(&e->trace, "imap: OAuth token refreshed, trying again");
+                    return start_auth(e);
+                }
                 auth_failed(e, st, "authentication failed");
                 return MAILPROTO_OK;
             }

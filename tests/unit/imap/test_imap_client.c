@@ -378,6 +378,39 @@ static void test_xoauth2_and_cram(void **state)
     assert_null(strstr(s.trace.buf, "dGltIGI5"));
 }
 
+static int refresh_token(void *ctx, const char **tok)
+{
+    (*(int *)ctx)++;
+    *tok = "n3w-t0k";
+    return 0;
+}
+
+static void test_oauth_refresh(void **state)
+{
+    (void)state;
+    static int calls;
+    calls = 0;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "u";
+    s.cfg.oauth_token = "stale";
+    s.cfg.auth_mech = MAILPROTO_AUTH_XOAUTH2;
+    s.cfg.token_refresh = refresh_token;
+    s.cfg.token_ctx = &calls;
+    s.whole_only = 1;
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n",
+              "C:ABCD1 AUTHENTICATE XOAUTH2 dXNlcj11AWF1dGg9QmVhcmVyIHN0YWxlAQE=\r\n",
+              "S:+ eyJzdGF0dXMiOiI0MDEifQ==\r\n", "C:\r\n", "S:ABCD1 NO [AUTHENTICATIONFAILED] expired\r\n",
+              "C:ABCD2 AUTHENTICATE XOAUTH2 dXNlcj11AWF1dGg9QmVhcmVyIG4zdy10MGsBAQ==\r\n", "S:ABCD2 OK\r\n",
+              "C:ABCD3 CAPABILITY\r\n", "S:* CAPABILITY IMAP4rev1\r\nABCD3 OK\r\n");
+    s.expect_log = "STARTTLS;READY;";
+    run_script(&s);
+    assert_int_equal(calls, 1);
+    assert_null(strstr(s.trace.buf, "n3w-t0k"));
+    assert_null(strstr(s.trace.buf, "stale"));
+}
+
 /* ---- tags ---- */
 
 static void test_unknown_tag(void **state)
@@ -831,7 +864,10 @@ static void test_memory(void **state)
     const mailproto_imap_event *ev;
     assert_int_equal(mailproto_imap_next(h, 0, &ev), MAILPROTO_EVENT);
     assert_int_equal(ev->type, MAILPROTO_IMAP_EV_READY);
-    fprintf(stderr, "imap handle (default config): %zu bytes in the arena\n", mailproto_arena_peak(&ar));
+    fprintf(stderr, "imap handle (default config): %zu bytes in the arena, memory_needed %zu\n",
+            mailproto_arena_peak(&ar), mailproto_imap_memory_needed(&c));
+    assert_true(mailproto_arena_peak(&ar) <= mailproto_imap_memory_needed(&c) + 64);
+    assert_true(mailproto_arena_peak(&ar) + 256 >= mailproto_imap_memory_needed(&c));
     mailproto_imap_free(h);
     /* NULL handles and bad arguments */
     assert_int_equal(mailproto_imap_new(NULL, &c, NULL), MAILPROTO_E_INVALID);
@@ -902,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_auth_failure),
         cmocka_unit_test(test_plaintext_auth_refused),
         cmocka_unit_test(test_xoauth2_and_cram),
+        cmocka_unit_test(test_oauth_refresh),
         cmocka_unit_test(test_unknown_tag),
         cmocka_unit_test(test_tag_not_yet_sent),
         cmocka_unit_test(test_referral_not_followed),
