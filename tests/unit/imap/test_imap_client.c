@@ -378,6 +378,49 @@ static void test_xoauth2_and_cram(void **state)
     assert_null(strstr(s.trace.buf, "dGltIGI5"));
 }
 
+/* security.md row 3: the mechanism is chosen from what the server said
+ * over TLS (SCRAM), not from the plaintext list (PLAIN only). */
+static void test_no_sasl_downgrade(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] hi\r\n", "C:ABCD1 STARTTLS\r\n",
+              "S:ABCD1 OK go\r\n", "TLS", "C:ABCD2 CAPABILITY\r\n",
+              "S:* CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256 AUTH=PLAIN\r\nABCD2 OK\r\n",
+              "C:ABCD3 AUTHENTICATE SCRAM-SHA-256\r\n", "S:+ \r\n",
+              "C:biwsbj1hbGljZSxyPUFBRUNBd1FGQmdjSUNRb0xEQTBPRHhBUg==\r\n", "S:ABCD3 NO no\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_AUTH;";
+    run_script(&s);
+}
+
+static void check_count(mailproto_imap *h, const char *name, void *ctx)
+{
+    if (strcmp(name, "count") != 0) {
+        act(h, name, ctx);
+        return;
+    }
+    assert_int_equal(mailproto_imap_mailbox_state(h)->exists, 4294967294u);
+    assert_int_equal(mailproto_imap_mailbox_state(h)->expunged, 1);
+}
+
+/* security.md row 40: absurd counts */
+static void test_absurd_counts(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "DO:select", "C:ABCD1 SELECT INBOX\r\n",
+              "S:* 4294967295 EXISTS\r\n* 99999999999 RECENT\r\nABCD1 OK\r\n", "DO:fetch", "C:ABCD2 FETCH 1:* (UID FLAGS)\r\n",
+              "S:* 1 FETCH (UID 1 FLAGS ())\r\nABCD2 OK\r\n",
+              /* "* 0 EXPUNGE" is garbled for the codec: skipped, no underflow */
+              "S:* 0 EXPUNGE\r\n* 2 EXPUNGE\r\n", "DO:count");
+    s.expect_log = "READY;EXISTS 4294967295;DONE 1 OK;FETCH 1;DONE 2 OK;EXPUNGE 2;";
+    s.act = check_count;
+    script_run_all(&s);
+}
+
 static int refresh_token(void *ctx, const char **tok)
 {
     (*(int *)ctx)++;
@@ -939,6 +982,8 @@ int main(void)
         cmocka_unit_test(test_plaintext_auth_refused),
         cmocka_unit_test(test_xoauth2_and_cram),
         cmocka_unit_test(test_oauth_refresh),
+        cmocka_unit_test(test_no_sasl_downgrade),
+        cmocka_unit_test(test_absurd_counts),
         cmocka_unit_test(test_unknown_tag),
         cmocka_unit_test(test_tag_not_yet_sent),
         cmocka_unit_test(test_referral_not_followed),
