@@ -31,20 +31,34 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: %s --server URL [--user NAME] --from ADDR --to ADDR [--to ADDR]...\n"
             "          [--cc ADDR]... [--bcc ADDR]... [--subject TEXT] [--text FILE|-]\n"
-            "          [--raw FILE|-] [--dsn-notify LIST] [--dsn-ret full|hdrs]\n"
-            "          [--require-all] [--progress] [--auth MECH] [--cafile FILE]\n"
-            "          [--pin sha256:HEX] [--timeout SECONDS] [--trace] [--allow-plaintext]\n"
-            "          [--password-file FILE] [--oauth-token-file FILE] [--helo NAME]\n"
+            "          [--html FILE] [--attach FILE[;type=TYPE][;name=NAME][;charset=CS]]...\n"
+            "          [--inline FILE;cid=ID[;type=TYPE]]... [--header \"Name: value\"]...\n"
+            "          [--charset CHARSET] [--raw FILE|-] [--dsn-notify LIST]\n"
+            "          [--dsn-ret full|hdrs] [--require-all] [--progress] [--auth MECH]\n"
+            "          [--cafile FILE] [--pin sha256:HEX] [--timeout SECONDS] [--trace]\n"
+            "          [--allow-plaintext] [--password-file FILE] [--oauth-token-file FILE]\n"
+            "          [--helo NAME]\n"
             "\n"
             "URL: smtps://host[:port] (implicit TLS, 465), smtp://host[:port] (STARTTLS\n"
             "required, 587), lmtp://host:port; smtp+plain:// and lmtp+plain:// use no TLS\n"
             "at all and need --allow-plaintext.\n"
-            "--raw sends an RFC 5322 message as it is; --subject/--text compose a plain\n"
-            "text message (From, To, Cc, Subject, Date, Message-ID).  --html, --attach,\n"
-            "--inline, --header and --charset need the MIME builder (not in this build).\n"
+            "--raw sends an RFC 5322 message as it is.  Otherwise the message is composed\n"
+            "with the MIME builder: From, To, Cc, Subject (RFC 2047 when not ASCII), Date,\n"
+            "Message-ID; --text and --html become the body (both: multipart/alternative);\n"
+            "--attach adds an attachment (type guessed from the file name unless given,\n"
+            "name defaults to the file's base name); --inline adds a part with a\n"
+            "Content-ID for the HTML to refer to (cid:ID); --header sets a header (also\n"
+            "Message-ID, Date, Reply-To, ...; repeated, it adds another of that name);\n"
+            "--charset names the charset the --text and --html files are written in\n"
+            "(default UTF-8), which is also the charset the message declares;\n"
+            "FILE;charset=CS labels a text file given to --attach or --inline (its bytes\n"
+            "are sent as they are; without it such a file must be UTF-8).\n"
+            "--dsn-notify takes never, or a comma list of success, failure, delay.\n"
             "--pin takes the SHA-256 of the server's public key (SubjectPublicKeyInfo).\n"
             "The password is read from MAILPROTO_PASSWORD or --password-file, an OAuth\n"
             "token from --oauth-token-file.\n"
+            "Output: one line per recipient, \"ADDR accepted CODE ENHANCED\" or\n"
+            "\"ADDR refused CODE ENHANCED TEXT\".\n"
             "Exit: 0 sent, 1 failed, 2 usage, 3 sent to some recipients only.\n",
             prog);
 }
@@ -126,6 +140,7 @@ static int progress_fn(void *ctx, uint64_t done, uint64_t total)
     return 0;
 }
 
+#if !MAILPROTO_HAS_MIME
 /* Append s to the header buffer. */
 static int add(char *buf, size_t cap, size_t *len, const char *s)
 {
@@ -173,6 +188,223 @@ static int add_subject(char *buf, size_t cap, size_t *len, const char *subj)
     }
     return 0;
 }
+#endif
+
+#if MAILPROTO_HAS_MIME
+/* ---- composing with the MIME builder ---- */
+
+/* Read a whole file (or stdin for "-") into a malloc'd buffer, at most
+ * 64 MiB: text and HTML bodies are held in memory, attachments are not. */
+static int read_all(const char *path, char **data, size_t *len)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
+    int bad = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= ((size_t)64 << 20)) {
+                fprintf(stderr, "%s: %s: larger than 64 MiB (attach it instead)\n", prog, path);
+                bad = 1;
+                break;
+            }
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                fprintf(stderr, "%s: %s: out of memory\n", prog, path);
+                bad = 1;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                fprintf(stderr, "%s: %s: read error\n", prog, path);
+                bad = 1;
+            }
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        free(buf);
+        return -1;
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* "FILE;type=TYPE;name=NAME;cid=ID": the path runs up to the first ";key="
+ * of a known key, each value up to the next one.  buf receives the pieces.
+ * Returns 0, or -1 for an empty path or an unknown or repeated key. */
+static int parse_spec(const char *spec, char *buf, size_t cap, const char **path,
+                      const char **type, const char **name, const char **cid, const char **cs)
+{
+    static const char *const keys[] = {";type=", ";name=", ";cid=", ";charset="};
+    size_t n = strlen(spec);
+    if (n + 1 > cap)
+        return -1;
+    memcpy(buf, spec, n + 1);
+    *path = buf;
+    *type = *name = *cid = *cs = NULL;
+    char *p = buf;
+    for (;;) {
+        char *best = NULL;
+        int which = -1;
+        for (int k = 0; k < 4; k++) {
+            char *hit = strstr(p, keys[k]);
+            if (hit && (!best || hit < best)) {
+                best = hit;
+                which = k;
+            }
+        }
+        if (!best)
+            break;
+        *best = '\0';
+        char *v = best + strlen(keys[which]);
+        const char **slot = which == 0 ? type : which == 1 ? name : which == 2 ? cid : cs;
+        if (*slot)
+            return -1;
+        *slot = v;
+        p = v;
+    }
+    return buf[0] ? 0 : -1;
+}
+
+/* A content type from the file name's extension (application/octet-stream
+ * when unknown). */
+static const char *guess_type(const char *path)
+{
+    static const char *const map[][2] = {
+        {".txt", "text/plain"},          {".html", "text/html"},
+        {".htm", "text/html"},           {".csv", "text/csv"},
+        {".pdf", "application/pdf"},     {".zip", "application/zip"},
+        {".gz", "application/gzip"},     {".json", "application/json"},
+        {".xml", "application/xml"},     {".png", "image/png"},
+        {".jpg", "image/jpeg"},          {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},           {".svg", "image/svg+xml"},
+        {".webp", "image/webp"},         {".ics", "text/calendar"},
+        {".eml", "message/rfc822"},
+    };
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (dot && (!slash || dot > slash))
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+            if (!strcasecmp(dot, map[i][0]))
+                return map[i][1];
+    return "application/octet-stream";
+}
+
+/* Report a builder error: "mailproto-send: what: reason". */
+static int mime_fail(mailproto_mime *m, const char *what, int rc)
+{
+    const mailproto_reply *r = mailproto_mime_last_error(m);
+    fprintf(stderr, "%s: %s: %s (%s)\n", prog, what,
+            r && r->message && r->message[0] ? r->message : mailproto_strerror(rc),
+            mailproto_errname(rc));
+    return 1;
+}
+
+typedef struct compose_opts {
+    const char *from, *subject, *text, *html, *charset;
+    const char *const *to, *const *cc;
+    size_t n_to, n_cc;
+    const char *const *attach, *const *inl, *const *hdr;
+    size_t n_attach, n_inline, n_hdr;
+} compose_opts;
+
+/* Build the message.  Returns 0, or the exit code (1 failure, 2 usage). */
+static int compose(mailproto_mime *m, const compose_opts *o)
+{
+    int rc;
+    char *data = NULL;
+    size_t len = 0;
+    if ((rc = mailproto_mime_set_header(m, "From", o->from)) != MAILPROTO_OK)
+        return mime_fail(m, "--from", rc);
+    for (size_t i = 0; i < o->n_to; i++)
+        if ((rc = mailproto_mime_add_address(m, "To", NULL, o->to[i])) != MAILPROTO_OK)
+            return mime_fail(m, o->to[i], rc);
+    for (size_t i = 0; i < o->n_cc; i++)
+        if ((rc = mailproto_mime_add_address(m, "Cc", NULL, o->cc[i])) != MAILPROTO_OK)
+            return mime_fail(m, o->cc[i], rc);
+    if (o->subject && (rc = mailproto_mime_set_subject(m, o->subject)) != MAILPROTO_OK)
+        return mime_fail(m, "--subject", rc);
+    for (size_t i = 0; i < o->n_hdr; i++) {
+        char name[128];
+        const char *colon = strchr(o->hdr[i], ':');
+        size_t nl = colon ? (size_t)(colon - o->hdr[i]) : 0;
+        if (!colon || nl == 0 || nl >= sizeof name) {
+            fprintf(stderr, "%s: --header takes \"Name: value\"\n", prog);
+            return 2;
+        }
+        memcpy(name, o->hdr[i], nl);
+        name[nl] = '\0';
+        const char *value = colon + 1;
+        while (*value == ' ' || *value == '\t')
+            value++;
+        /* the first --header of a name sets it (replacing Message-ID, Date,
+         * ... that the builder would write), later ones add to it */
+        int again = 0;
+        for (size_t j = 0; j < i; j++)
+            again |= !strncasecmp(o->hdr[j], name, nl) && o->hdr[j][nl] == ':';
+        rc = again ? mailproto_mime_add_header(m, name, value)
+                   : mailproto_mime_set_header(m, name, value);
+        if (rc != MAILPROTO_OK)
+            return mime_fail(m, o->hdr[i], rc);
+    }
+    if (o->charset && (rc = mailproto_mime_set_text_charset(m, o->charset)) != MAILPROTO_OK)
+        return mime_fail(m, "--charset", rc);
+    const char *bodies[2] = {o->text, o->html};
+    const char *types[2] = {"text/plain", "text/html"};
+    for (int b = 0; b < 2; b++) {
+        if (!bodies[b])
+            continue;
+        if (read_all(bodies[b], &data, &len) != 0)
+            return 1;
+        rc = mailproto_mime_text(m, NULL, types[b], data, len, o->charset, NULL);
+        free(data);
+        if (rc != MAILPROTO_OK)
+            return mime_fail(m, bodies[b], rc);
+    }
+    if (!o->text && !o->html && (rc = mailproto_mime_add_text(m, "text/plain", "")) != MAILPROTO_OK)
+        return mime_fail(m, "empty body", rc);
+    for (int kind = 0; kind < 2; kind++) {
+        const char *const *list = kind ? o->inl : o->attach;
+        size_t n = kind ? o->n_inline : o->n_attach;
+        for (size_t i = 0; i < n; i++) {
+            char buf[4096];
+            const char *path, *type, *name, *cid, *cs;
+            if (parse_spec(list[i], buf, sizeof buf, &path, &type, &name, &cid, &cs) != 0 ||
+                (kind == 0 && cid) || (kind == 1 && !cid)) {
+                fprintf(stderr, "%s: %s takes %s\n", prog, kind ? "--inline" : "--attach",
+                        kind ? "FILE;cid=ID[;type=TYPE][;name=NAME][;charset=CS]"
+                             : "FILE[;type=TYPE][;name=NAME][;charset=CS]");
+                return 2;
+            }
+            mailproto_mime_part *part = NULL;
+            rc = mailproto_mime_file(m, NULL, type ? type : guess_type(path), name, path, &part);
+            if (rc == MAILPROTO_OK && cs) /* a text file that is not UTF-8 */
+                rc = mailproto_mime_part_set_charset(part, cs);
+            if (rc == MAILPROTO_OK && cid)
+                rc = mailproto_mime_part_set_cid(part, cid);
+            if (rc == MAILPROTO_OK && kind == 1)
+                rc = mailproto_mime_part_set_disposition(part, "inline");
+            if (rc != MAILPROTO_OK)
+                return mime_fail(m, path, rc);
+        }
+    }
+    return 0;
+}
+#endif /* MAILPROTO_HAS_MIME */
 
 #define MAX_ADDRS 256
 
@@ -181,8 +413,10 @@ int main(int argc, char **argv)
     const char *server = NULL, *user = NULL, *from = NULL, *subject = NULL, *text = NULL,
                *raw = NULL, *cafile = NULL, *pin = NULL, *auth = NULL, *dsn_notify = NULL,
                *dsn_ret = NULL, *pwfile = NULL, *tokfile = NULL, *helo = NULL;
+    const char *html = NULL, *charset = NULL;
     const char *to[MAX_ADDRS], *cc[MAX_ADDRS], *bcc[MAX_ADDRS];
-    size_t n_to = 0, n_cc = 0, n_bcc = 0;
+    const char *attach[MAX_ADDRS], *inl[MAX_ADDRS], *hdr[MAX_ADDRS];
+    size_t n_to = 0, n_cc = 0, n_bcc = 0, n_attach = 0, n_inline = 0, n_hdr = 0;
     int require_all = 0, progress = 0, trace = 0, allow_plain = 0, timeout = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -210,9 +444,11 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--password") || !strncmp(a, "--password=", 11))
             return fail_usage("never put a password on the command line: use MAILPROTO_PASSWORD "
                               "or --password-file");
+#if !MAILPROTO_HAS_MIME
         if (!strcmp(a, "--html") || !strcmp(a, "--attach") || !strcmp(a, "--inline") ||
             !strcmp(a, "--header") || !strcmp(a, "--charset"))
             return fail_usage("this option needs the MIME builder, which this build lacks");
+#endif
         if (i + 1 >= argc)
             return fail_usage("option without a value");
         const char *v = argv[++i];
@@ -222,12 +458,19 @@ int main(int argc, char **argv)
             user = v;
         else if (!strcmp(a, "--from"))
             from = v;
-        else if (!strcmp(a, "--to") && n_to < MAX_ADDRS)
-            to[n_to++] = v;
-        else if (!strcmp(a, "--cc") && n_cc < MAX_ADDRS)
-            cc[n_cc++] = v;
-        else if (!strcmp(a, "--bcc") && n_bcc < MAX_ADDRS)
-            bcc[n_bcc++] = v;
+        else if (!strcmp(a, "--to") || !strcmp(a, "--cc") || !strcmp(a, "--bcc") ||
+                 !strcmp(a, "--attach") || !strcmp(a, "--inline") || !strcmp(a, "--header")) {
+            const char **list = a[2] == 't' ? to : a[2] == 'c' ? cc : a[3] == 'c' ? bcc
+                              : a[2] == 'a' ? attach : a[2] == 'i' ? inl : hdr;
+            size_t *n = a[2] == 't' ? &n_to : a[2] == 'c' ? &n_cc : a[3] == 'c' ? &n_bcc
+                      : a[2] == 'a' ? &n_attach : a[2] == 'i' ? &n_inline : &n_hdr;
+            if (*n >= MAX_ADDRS)
+                return fail_usage("too many of one option (at most 256)");
+            list[(*n)++] = v;
+        } else if (!strcmp(a, "--html"))
+            html = v;
+        else if (!strcmp(a, "--charset"))
+            charset = v;
         else if (!strcmp(a, "--subject"))
             subject = v;
         else if (!strcmp(a, "--text"))
@@ -257,10 +500,12 @@ int main(int argc, char **argv)
     }
     if (!server || !from || n_to + n_cc + n_bcc == 0)
         return fail_usage("--server, --from and at least one recipient are needed");
-    if ((raw != NULL) == (subject != NULL || text != NULL))
-        return fail_usage("give either --raw, or --subject and/or --text");
-    if ((raw && !strcmp(raw, "-") && text && !strcmp(text, "-")))
-        return fail_usage("only one of --raw and --text may read stdin");
+    int composing = subject || text || html || charset || n_attach || n_inline || n_hdr;
+    if ((raw != NULL) == (composing != 0))
+        return fail_usage("give either --raw, or what to compose (--subject, --text, --html, "
+                          "--attach, ...)");
+    if (text && html && !strcmp(text, "-") && !strcmp(html, "-"))
+        return fail_usage("only one of --text and --html may read stdin");
 
     /* ---- the URL ---- */
     mailproto_smtp_config cfg;
@@ -409,11 +654,42 @@ int main(int argc, char **argv)
     }
 
     /* ---- the message ---- */
-    static char head[16384];
-    size_t head_len = 0;
     msg_src m;
     memset(&m, 0, sizeof m);
+    mailproto_source src = {msg_read, NULL, &m, MAILPROTO_SIZE_UNKNOWN, NULL, 0, 0};
+    mailproto_source *body = &src;
+#if MAILPROTO_HAS_MIME
+    mailproto_mime *mime = NULL;
+    if (!raw) {
+        const compose_opts co = {from, subject, text, html, charset, to, cc, n_to, n_cc,
+                                 attach, inl, hdr, n_attach, n_inline, n_hdr};
+        int rc = mailproto_mime_new(&mime, NULL);
+        if (rc != MAILPROTO_OK) {
+            fprintf(stderr, "%s: %s\n", prog, mailproto_strerror(rc));
+            return 1;
+        }
+        int ec = compose(mime, &co);
+        uint64_t size = 0;
+        if (ec == 0 && (rc = mailproto_mime_size(mime, &size)) != MAILPROTO_OK)
+            ec = mime_fail(mime, "building the message", rc);
+        if (ec != 0) {
+            mailproto_mime_free(mime);
+            return ec;
+        }
+        unsigned needs = mailproto_mime_needs(mime);
+        env.size = size; /* SIZE= from the measuring pass */
+        env.smtputf8 = (needs & MAILPROTO_MIME_NEEDS_SMTPUTF8) != 0;
+        env.body = (needs & MAILPROTO_MIME_NEEDS_BINARYMIME) ? MAILPROTO_BODY_BINARYMIME
+                 : (needs & MAILPROTO_MIME_NEEDS_8BITMIME)   ? MAILPROTO_BODY_8BITMIME
+                                                             : MAILPROTO_BODY_AUTO;
+        body = mailproto_mime_source(mime);
+    }
+    const char *file = raw;
+#else
+    static char head[16384];
+    size_t head_len = 0;
     const char *file = raw ? raw : text;
+#endif
     if (file) {
         m.f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
         if (!m.f) {
@@ -421,6 +697,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+#if !MAILPROTO_HAS_MIME
     if (!raw) {
         if (has_ctl(from) || (subject && has_ctl(subject)))
             return fail_usage("control characters in a header");
@@ -478,7 +755,7 @@ int main(int argc, char **argv)
     }
     m.head = head;
     m.head_len = head_len;
-    mailproto_source src = {msg_read, NULL, &m, MAILPROTO_SIZE_UNKNOWN, NULL, 0, 0};
+#endif
 
     /* ---- TLS ---- */
     mailproto_tls_config *tls = NULL;
@@ -492,6 +769,9 @@ int main(int argc, char **argv)
         if (rc != MAILPROTO_OK) {
             fprintf(stderr, "%s: TLS settings: %s (%s)\n", prog, err[0] ? err : mailproto_strerror(rc),
                     mailproto_errname(rc));
+#if MAILPROTO_HAS_MIME
+            mailproto_mime_free(mime);
+#endif
             return 1;
         }
         cfg.tls = tls;
@@ -505,7 +785,7 @@ int main(int argc, char **argv)
     mailproto_smtp_result res;
     memset(&res, 0, sizeof res);
     if (rc == MAILPROTO_OK)
-        rc = mailproto_smtp_send(s, &env, &src, &res);
+        rc = mailproto_smtp_send(s, &env, body, &res);
     if (progress)
         fputc('\n', stderr);
     for (size_t i = 0; s && i < res.n_rcpt; i++) {
@@ -540,6 +820,9 @@ int main(int argc, char **argv)
     mailproto_tls_config_free(tls);
     if (m.f && m.f != stdin)
         fclose(m.f);
+#if MAILPROTO_HAS_MIME
+    mailproto_mime_free(mime);
+#endif
     memset(secret, 0, sizeof secret);
     return exit_code;
 }

@@ -16,5 +16,8 @@
 #if MAILPROTO_HAS_IMAP
 #include <mailproto/imap.h>
 #endif
+#if MAILPROTO_HAS_MIME
+#include <mailproto/mime.h>
+#endif
 
 #endif /* MAILPROTO_H */
