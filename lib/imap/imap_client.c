@@ -31,9 +31,9 @@ struct mailproto_imap {
     mailproto__err err;
     mailproto__imap_engine e;
     mailproto__drive drive;
+    mailproto__drive_tp tp;
     mailproto_transport *t;
     int mode;
-    int connecting;
     int in_call;            /* a blocking call runs: events go to on_event */
 };
 
@@ -188,88 +188,15 @@ static const mailproto__drive_engine imap_vt = {
     vt_deadline,
 };
 
-static int io_send(void *ctx, const void *buf, size_t len, size_t *done)
-{
-    mailproto_imap *h = ctx;
-    return mailproto_transport_send(h->t, buf, len, done);
-}
-
-static int io_recv(void *ctx, void *buf, size_t cap, size_t *done)
-{
-    mailproto_imap *h = ctx;
-    return mailproto_transport_recv(h->t, buf, cap, done);
-}
-
-static int io_start_tls(void *ctx)
-{
-    mailproto_imap *h = ctx;
-    mailproto__trace_note(&h->e.trace, "imap: TLS handshake with %s", h->e.cfg.host ? h->e.cfg.host : "");
-    return mailproto_transport_start_tls(h->t, h->e.cfg.tls, h->e.cfg.host);
-}
-
-static int io_step(void *ctx, uint64_t now)
-{
-    mailproto_imap *h = ctx;
-    return mailproto_transport_step(h->t, now);
-}
-
-static int io_wait(void *ctx, int interest, int timeout_ms)
-{
-    mailproto_imap *h = ctx;
-    return mailproto_transport_wait(h->t, interest, timeout_ms);
-}
-
-static int io_interest(void *ctx)
-{
-    mailproto_imap *h = ctx;
-    return mailproto_transport_io_interest(h->t);
-}
-
-static int io_timeout(void *ctx, uint64_t now)
-{
-    mailproto_imap *h = ctx;
-    return mailproto_transport_timeout_ms(h->t, now);
-}
-
 static uint64_t now_ms(const mailproto_imap *h)
 {
     mailproto_clock_fn clk = h->e.cfg.clock ? h->e.cfg.clock : mailproto_clock_monotonic_ms;
     return clk(h->e.cfg.clock_ctx);
 }
 
-static int net_fail(mailproto_imap *h, int rc)
-{
-    const mailproto_reply *te = h->t ? mailproto_transport_last_error(h->t) : NULL;
-    int st = mailproto__imap_engine_fail(&h->e, rc);
-    if (te) {
-        h->err.pub.tls_error = te->tls_error;
-        h->err.pub.sys_errno = te->sys_errno;
-        if (st == rc && te->message && te->message[0])
-            mailproto__fmt(h->err.msg, sizeof h->err.msg, "%s", te->message);
-    }
-    return st;
-}
-
 static int drive(mailproto_imap *h, uint64_t now, const mailproto_imap_event **ev)
 {
     *ev = NULL;
-    while (h->connecting) {
-        int rc = mailproto_transport_step(h->t, now);
-        if (rc == MAILPROTO_AGAIN) {
-            h->drive.interest = mailproto_transport_io_interest(h->t);
-            if (!h->drive.blocking)
-                return MAILPROTO_AGAIN;
-            int t = mailproto_transport_timeout_ms(h->t, now);
-            rc = mailproto_transport_wait(h->t, h->drive.interest, t < 0 ? 1000 : t);
-            if (rc != MAILPROTO_OK && rc != MAILPROTO_E_TIMEOUT)
-                return net_fail(h, rc);
-            now = now_ms(h);
-            continue;
-        }
-        if (rc != MAILPROTO_OK)
-            return net_fail(h, rc);
-        h->connecting = 0;
-    }
     const void *v = NULL;
     int rc = mailproto__drive_run(&h->drive, &imap_vt, &h->e, now, &v);
     *ev = v;
@@ -279,6 +206,9 @@ static int drive(mailproto_imap *h, uint64_t now, const mailproto_imap_event **e
             h->err.pub.tls_error = te->tls_error;
             h->err.pub.sys_errno = te->sys_errno;
         }
+        if (te && te->message && te->message[0] && h->err.pub.status == rc &&
+            (!h->err.pub.message || !h->err.pub.message[0] || te->tls_error || te->sys_errno))
+            mailproto__fmt(h->err.msg, sizeof h->err.msg, "%s", te->message);
     }
     return rc;
 }
@@ -322,7 +252,7 @@ int mailproto_imap_connect(mailproto_imap *h)
         tc.trace_ctx = c->trace_ctx;
         rc = mailproto_transport_tcp(&h->t, &tc, mem_of(h));
         if (rc == MAILPROTO_AGAIN)
-            h->connecting = 1;
+            h->drive.connecting = 1;
         else if (rc != MAILPROTO_OK && h->t)
             h->err.pub.sys_errno = mailproto_transport_last_error(h->t)->sys_errno;
     }
@@ -337,9 +267,15 @@ int mailproto_imap_connect(mailproto_imap *h)
     if (h->t)
         mailproto_transport_set_timeouts(h->t, c->timeout_ms, 0);
     h->mode = MODE_NET;
-    mailproto__drive_io io = {h, io_send, io_recv, io_start_tls, io_step, io_wait, io_interest, io_timeout};
+    int connecting = h->drive.connecting;
+    h->tp.t = h->t;
+    h->tp.tls = c->tls;
+    h->tp.host = c->host;
+    mailproto__drive_io io;
+    mailproto__drive_io_transport(&io, &h->tp);
     mailproto__drive_init(&h->drive, &io, !c->nonblocking, c->clock ? c->clock : mailproto_clock_monotonic_ms,
                           c->clock_ctx);
+    h->drive.connecting = connecting;
     h->e.now = c->nonblocking ? 0 : now_ms(h);
     mailproto__imap_engine_start(&h->e);
     if (c->nonblocking)
@@ -559,7 +495,7 @@ void mailproto_imap_free(mailproto_imap *h)
 {
     if (!h)
         return;
-    if (h->mode == MODE_NET && h->t && !h->e.dead && !h->connecting && !h->e.cfg.nonblocking &&
+    if (h->mode == MODE_NET && h->t && !h->e.dead && !h->drive.connecting && !h->e.cfg.nonblocking &&
         mailproto__imap_engine_ready(&h->e) && h->e.idle_idx < 0 && !h->e.logout_sent) {
         h->e.cfg.inactivity_timeout_ms = 1000;
         h->e.cfg.on_event = NULL;
