@@ -1047,9 +1047,12 @@ MAILPROTO_API int mailproto_imap_store(mailproto_imap *h, int uid, const mailpro
                                        size_t n, int op, const char *flags, uint64_t unchangedsince);
 MAILPROTO_API int mailproto_imap_copy(mailproto_imap *h, int uid, const mailproto_imap_range *set,
                                       size_t n, const char *dest);
-/* MOVE; without MOVE: COPY, STORE +FLAGS.SILENT (\Deleted), UID EXPUNGE
- * (needs UIDPLUS; else MAILPROTO_E_UNSUPPORTED unless move_allow_expunge).
- * Blocking only for the fallback. */
+/* MOVE; without MOVE: COPY, STORE +FLAGS.SILENT (\Deleted), UID EXPUNGE,
+ * queued under one id, each step sent only after the previous one's OK (a
+ * refused COPY deletes nothing); COPYUID of the COPY in the result.  The
+ * fallback needs UIDPLUS (and UIDs); without it MAILPROTO_E_UNSUPPORTED
+ * unless move_allow_expunge (then a plain EXPUNGE).  The session must be
+ * ready (the capabilities decide): else MAILPROTO_E_STATE. */
 MAILPROTO_API int mailproto_imap_move(mailproto_imap *h, int uid, const mailproto_imap_range *set,
                                       size_t n, const char *dest);
 /* APPEND mailbox [(flags)] [date] {size}: the message streamed from src

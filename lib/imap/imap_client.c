@@ -1228,6 +1228,9 @@ int mailproto_imap_move(mailproto_imap *h, int uid, const mailproto_imap_range *
         return rc;
     if (!dest || !set || !n)
         return MAILPROTO_E_INVALID;
+    if (!mailproto__imap_engine_ready(&h->e))
+        return mailproto__err_set(&h->err, MAILPROTO_E_STATE,
+                                  "MOVE needs the server's capabilities: wait for the ready session");
     if (h->e.caps & MAILPROTO_IMAP_CAP_MOVE)
         return copy_move(h, K_MOVE, uid, set, n, dest);
     int uidplus = (h->e.caps & MAILPROTO_IMAP_CAP_UIDPLUS) != 0;
@@ -1237,24 +1240,48 @@ int mailproto_imap_move(mailproto_imap *h, int uid, const mailproto_imap_range *
                                   "\\Deleted (set move_allow_expunge to accept that)");
     if (uidplus && !uid)
         return mailproto__err_set(&h->err, MAILPROTO_E_INVALID, "the MOVE fallback needs UIDs");
-    if (!blocking(h))
-        return mailproto__err_set(&h->err, MAILPROTO_E_UNSUPPORTED,
-                                  "the MOVE fallback runs in blocking mode only");
-    rc = copy_move(h, K_COPY, uid, set, n, dest);
-    if (rc != MAILPROTO_OK)
+    if (h->e.q_count + 3 > h->e.q_cap)
+        return mailproto__err_set(&h->err, MAILPROTO_E_LIMIT, "command queue full (max_inflight)");
+    /* COPY, then STORE +FLAGS.SILENT (\Deleted), then [UID] EXPUNGE: queued
+     * together under one id, each step sent only after the previous OK */
+    mailproto_imap_cmd *c = open_cmd(h, K_COPY, uid ? "UID COPY" : "COPY", &rc);
+    if (!c)
         return rc;
-    mailproto_imap_result copied = h->e.res;
-    rc = mailproto_imap_store(h, uid, set, n, MAILPROTO_IMAP_STORE_ADD | MAILPROTO_IMAP_STORE_SILENT, "\\Deleted",
-                              0);
-    if (rc != MAILPROTO_OK)
-        return rc;
-    rc = uidplus ? mailproto_imap_uid_expunge(h, set, n) : mailproto_imap_expunge(h);
-    if (rc == MAILPROTO_OK) {
-        unsigned id = h->e.res.id;
-        h->e.res = copied; /* COPYUID of the COPY */
-        h->e.res.id = id;
+    put_set(c, set, n);
+    mailproto_imap_cmd_mailbox(c, dest, strlen(dest));
+    int first = mailproto__imap_cmd_commit(&h->e, c, K_COPY, 0);
+    if (first < 0)
+        return first;
+    unsigned id = h->e.q[first].id;
+    h->e.q[first].chain = 1;
+    for (int step = 0; step < 2; step++) {
+        int kind = step ? K_EXPUNGE : K_STORE;
+        c = mailproto__imap_cmd_open(&h->e, kind,
+                                     step ? (uidplus ? "UID EXPUNGE" : "EXPUNGE") : (uid ? "UID STORE" : "STORE"), &rc);
+        if (c && !step) {
+            put_set(c, set, n);
+            mailproto_imap_cmd_atom(c, "+FLAGS.SILENT");
+            mailproto_imap_cmd_raw(c, "(\\Deleted)");
+        } else if (c && uidplus) {
+            put_set(c, set, n);
+        }
+        int idx = c ? mailproto__imap_cmd_commit(&h->e, c, kind, 0) : rc;
+        if (idx < 0) {
+            /* nothing was sent yet: take the whole chain back */
+            for (size_t k = 0; k < h->e.q_count; k++) {
+                imap_qcmd *o = &h->e.q[(h->e.q_head + k) % h->e.q_cap];
+                if (o->id == id && o->state == Q_QUEUED)
+                    o->state = Q_DONE;
+            }
+            return idx;
+        }
+        h->e.q[idx].id = id;
+        h->e.q[idx].chain = 1;
+        h->e.q[idx].held = 1;
+        h->e.next_id--;
+        h->e.last_id = id;
     }
-    return rc;
+    return run(h, first, 0);
 }
 
 int mailproto_imap_append(mailproto_imap *h, const char *mbox, const char *flags, int64_t utc, int tz_minutes,

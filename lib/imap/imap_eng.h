@@ -79,8 +79,10 @@ typedef struct imap_qcmd {
     int list_stop;
     const mailproto_sink *sink;
     mailproto_source *src;
-    /* MOVE fallback: 1 COPY, 2 STORE, 3 EXPUNGE */
-    int move_step;
+    /* MOVE fallback: COPY, STORE, [UID] EXPUNGE as one chain with one id;
+     * the later ones are held until the previous one said OK */
+    int chain;
+    int held;
 } imap_qcmd;
 
 typedef struct mailproto__imap_engine {
@@ -141,6 +143,7 @@ typedef struct mailproto__imap_engine {
     mailproto_imap_mailbox pending_mbx; /* learned during SELECT */
     mailproto_imap_result res;
     mailproto_imap_result cur_res;
+    mailproto_imap_result chain_res;    /* COPYUID of a MOVE fallback's COPY */
 
     /* AUTH */
     mailproto__sasl sasl;

@@ -382,6 +382,8 @@ static void pick_next(mailproto__imap_engine *e)
             continue;
         if (r->kind == K_IDLE && e->idle_idx >= 0)
             return; /* the previous IDLE has not completed yet */
+        if (r->held)
+            return; /* a MOVE fallback step waits for the previous step */
         if (r->internal || e->state == S_READY) {
             /* internal commands go before queued caller commands */
             if (!r->internal) {
@@ -1159,6 +1161,35 @@ static int complete(mailproto__imap_engine *e, imap_qcmd *r)
     int error = ok ? MAILPROTO_OK : MAILPROTO_E_REJECTED;
     if (r->sink_err && ok)
         error = MAILPROTO_E_CALLBACK;
+    if (r->chain) {
+        /* the MOVE fallback: go on with the next step, or stop them all */
+        imap_qcmd *next = NULL;
+        for (size_t k = 0; k < e->q_count; k++) {
+            imap_qcmd *o = rec(e, ring_idx(e, k));
+            if (o != r && o->chain && o->held && o->id == r->id && o->state == Q_QUEUED) {
+                if (!ok) {
+                    o->state = Q_DONE; /* never sent */
+                    continue;
+                }
+                if (!next)
+                    next = o;
+            }
+        }
+        if (r->kind == K_COPY && ok)
+            e->chain_res = e->cur_res;
+        if (ok && next) {
+            next->held = 0;
+            return MAILPROTO_OK;
+        }
+        if (ok) {
+            /* the last step: report the COPYUID of the COPY */
+            e->cur_res.copy_uidvalidity = e->chain_res.copy_uidvalidity;
+            memcpy(e->cur_res.copy_src, e->chain_res.copy_src, sizeof e->cur_res.copy_src);
+            memcpy(e->cur_res.copy_dst, e->chain_res.copy_dst, sizeof e->cur_res.copy_dst);
+            e->cur_res.n_copy_src = e->chain_res.n_copy_src;
+            e->cur_res.n_copy_dst = e->chain_res.n_copy_dst;
+        }
+    }
     switch (kind) {
     case K_SELECT:
     case K_EXAMINE:

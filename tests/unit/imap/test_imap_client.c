@@ -857,16 +857,54 @@ static void test_append(void **state)
     script_run_all(&s);
 }
 
-static void test_move_fallback_refused(void **state)
+static void move_act(mailproto_imap *h, const char *name, void *ctx)
+{
+    mailproto_imap_range r = {4, 6};
+    if (!strcmp(name, "refused")) {
+        assert_int_equal(mailproto_imap_move(h, 1, &r, 1, "Trash"), MAILPROTO_E_UNSUPPORTED);
+        assert_int_equal(mailproto_imap_last_reply(h)->status, MAILPROTO_E_UNSUPPORTED);
+    } else if (!strcmp(name, "seq")) {
+        assert_int_equal(mailproto_imap_move(h, 0, &r, 1, "Trash"), MAILPROTO_E_INVALID);
+    } else if (!strcmp(name, "move")) {
+        assert_int_equal(mailproto_imap_move(h, 1, &r, 1, "Trash"), MAILPROTO_AGAIN);
+        assert_int_equal(mailproto_imap_last_id(h), 1);
+    } else if (!strcmp(name, "copyuid")) {
+        const mailproto_imap_result *res = mailproto_imap_last_result(h);
+        assert_int_equal(res->id, 1);
+        assert_int_equal(res->copy_uidvalidity, 9);
+        assert_int_equal(res->copy_dst[0].first, 20);
+    } else {
+        act(h, name, ctx);
+    }
+}
+
+/* MOVE without MOVE: refused without UIDPLUS; with it, COPY, STORE and UID
+ * EXPUNGE under one id, each sent only after the previous OK; a failed
+ * step stops the rest (nothing deleted) */
+static void test_move_fallback(void **state)
 {
     (void)state;
     script s = base_plain();
-    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n", "DO:move", "DO:noop", "C:ABCD1 NOOP\r\n",
+    s.act = move_act;
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n", "DO:refused", "DO:noop", "C:ABCD1 NOOP\r\n",
               "S:ABCD1 OK\r\n");
     s.expect_log = "READY;DONE 1 OK;";
-    run_script(&s);
-    assert_int_equal(A.rc, MAILPROTO_AGAIN);
+    script_run_all(&s);
+
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1 UIDPLUS] hi\r\n", "DO:seq", "DO:move", "DO:noop",
+              "C:ABCD1 UID COPY 4:6 Trash\r\n", "S:ABCD1 OK [COPYUID 9 4:6 20:22] done\r\n",
+              "C:ABCD2 UID STORE 4:6 +FLAGS.SILENT (\\Deleted)\r\n", "S:ABCD2 OK\r\n",
+              "C:ABCD3 UID EXPUNGE 4:6\r\nABCD4 NOOP\r\n", "S:ABCD3 OK\r\n", "DO:copyuid", "S:ABCD4 OK\r\n");
+    s.expect_log = "READY;DONE 1 OK;DONE 2 OK;";
+    script_run_all(&s);
+
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1 UIDPLUS] hi\r\n", "DO:move", "DO:noop",
+              "C:ABCD1 UID COPY 4:6 Trash\r\n", "S:ABCD1 NO [OVERQUOTA] full\r\n", "C:ABCD4 NOOP\r\n",
+              "S:ABCD4 OK\r\n");
+    s.expect_log = "READY;DONE 1 NO OVERQUOTA;DONE 2 OK;";
+    script_run_all(&s);
 }
+
 /* ---- memory: every allocation failing in turn; an arena; NULL safety ---- */
 
 static void test_memory(void **state)
@@ -1001,7 +1039,7 @@ int main(void)
         cmocka_unit_test(test_list_status_search),
         cmocka_unit_test(test_select_fetch_store),
         cmocka_unit_test(test_append),
-        cmocka_unit_test(test_move_fallback_refused),
+        cmocka_unit_test(test_move_fallback),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_invalid_arguments),
     };

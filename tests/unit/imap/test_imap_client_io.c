@@ -355,9 +355,9 @@ static void test_move_fallback(void **state)
 
     /* no UIDPLUS but the caller accepts a plain EXPUNGE; a failed COPY stops it all */
     SRV(s, "S:* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n", "C:ABCD1 UID COPY 4:6 Trash\r\n",
-        "S:ABCD1 NO [OVERQUOTA] full\r\n", "C:ABCD2 UID COPY 4:6 Trash\r\n", "S:ABCD2 OK\r\n",
-        "C:ABCD3 UID STORE 4:6 +FLAGS.SILENT (\\Deleted)\r\n", "S:ABCD3 OK\r\n", "C:ABCD4 EXPUNGE\r\n",
-        "S:ABCD4 OK\r\n", "C:ABCD5 LOGOUT\r\n", "S:ABCD5 OK\r\n");
+        "S:ABCD1 NO [OVERQUOTA] full\r\n", "C:ABCD4 UID COPY 4:6 Trash\r\n", "S:ABCD4 OK\r\n",
+        "C:ABCD5 UID STORE 4:6 +FLAGS.SILENT (\\Deleted)\r\n", "S:ABCD5 OK\r\n", "C:ABCD6 EXPUNGE\r\n",
+        "S:ABCD6 OK\r\n", "C:ABCD7 LOGOUT\r\n", "S:ABCD7 OK\r\n");
     io = srv_io(&s);
     c = base_cfg(&s, &io);
     c.security = MAILPROTO_SEC_PLAIN;
