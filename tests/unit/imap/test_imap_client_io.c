@@ -225,9 +225,8 @@ static void on_event(void *ctx, const mailproto_imap_event *ev)
 
 /* ---- blocking: connect, commands, wait, logout ---- */
 
-static void test_blocking_session(void **state)
+static void blocking_session(size_t chunk)
 {
-    (void)state;
     srv s;
     SRV(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n", "C:ABCD1 STARTTLS\r\n",
         "S:ABCD1 OK go\r\n", "TLS", "C:ABCD2 CAPABILITY\r\n",
@@ -237,6 +236,7 @@ static void test_blocking_session(void **state)
         "C:ABCD4 SELECT INBOX\r\n", "S:* 3 EXISTS\r\n* OK [ALERT] quota\r\nABCD4 OK [READ-WRITE] ok\r\n",
         "C:ABCD5 IDLE\r\n", "S:+ idling\r\n", "S:* 4 EXISTS\r\n", "C:DONE\r\n",
         "S:ABCD5 OK\r\n", "C:ABCD6 LOGOUT\r\n", "S:* BYE\r\nABCD6 OK\r\n");
+    s.chunk = chunk;
     mailproto_io io = srv_io(&s);
     evlog el;
     memset(&el, 0, sizeof el);
@@ -284,6 +284,15 @@ static void test_blocking_session(void **state)
     assert_true(tr.secrets >= 1);
     const mailproto_reply *r = mailproto_imap_last_reply(NULL);
     assert_int_equal(r->status, 0);
+}
+
+/* whole, then the server's bytes in pieces of every size up to 80 */
+static void test_blocking_session(void **state)
+{
+    (void)state;
+    blocking_session(0);
+    for (size_t chunk = 1; chunk <= 80; chunk++)
+        blocking_session(chunk);
 }
 
 static void test_blocking_rejected_and_referral(void **state)
