@@ -600,6 +600,496 @@ MAILPROTO_API int mailproto_imap_build_feed(mailproto_imap_builder *b, const mai
 MAILPROTO_API const mailproto_imap_envelope *mailproto_imap_build_envelope(const mailproto_imap_builder *b);
 MAILPROTO_API const mailproto_imap_body *mailproto_imap_build_body(const mailproto_imap_builder *b);
 
+/* ================================================================== */
+/* The IMAP client handle (issue 6).  Kept apart from the codec above.  */
+/* ================================================================== */
+
+/*
+ * mailproto_imap: one opaque handle over the codec and a transport, driven
+ * in one of three ways (DESIGN.md section 4):
+ *
+ *   blocking      each command call returns when its tagged reply arrived:
+ *                 MAILPROTO_OK (OK), MAILPROTO_E_REJECTED (NO/BAD; see
+ *                 mailproto_imap_last_reply) or a fatal error.  Untagged
+ *                 data that arrives meanwhile goes to cfg.on_event (when
+ *                 set) and updates the mailbox state.  Between commands,
+ *                 mailproto_imap_wait() pulls unsolicited events (IDLE).
+ *   non-blocking  cfg.nonblocking = 1: command calls only queue (they
+ *                 return MAILPROTO_AGAIN; the id is mailproto_imap_last_id)
+ *                 and mailproto_imap_poll() does the I/O and hands out
+ *                 events, MAILPROTO_IMAP_EV_COMPLETED (number = id) when a
+ *                 command's tagged reply came.  Several commands may be in
+ *                 flight at once (pipelined, tags matched to replies).
+ *   engine        the caller owns the connection: mailproto_imap_start(),
+ *                 _input_buf/_input_done, _output_buf/_output_done, _next.
+ *
+ * Events are mailproto_imap_event (above): every event of every untagged
+ * response after the session is ready (EXISTS, EXPUNGE, FETCH items,
+ * VANISHED, LIST, ... with their item events), plus the client events
+ * below.  A message body literal goes to the command's sink when one was
+ * given, else it arrives as EV_LITERAL_BEGIN / _CHUNK... / _END events.
+ * Events are owned by the handle and valid until the next call on it.
+ *
+ * Security: implicit TLS for port 993, STARTTLS required otherwise, plain
+ * text only with MAILPROTO_SEC_PLAIN.  After STARTTLS all that was learned
+ * before is dropped and CAPABILITY asked again; bytes after the STARTTLS
+ * go-ahead end the session (MAILPROTO_E_STARTTLS_INJECTION); PREAUTH on a
+ * connection that must first start TLS gives MAILPROTO_E_TLS_REQUIRED;
+ * credentials are sent only over TLS unless allow_plaintext_auth; LOGIN is
+ * refused when the server says LOGINDISABLED; referrals are reported (the
+ * REFERRAL response code in the last reply), never followed; credentials
+ * never reach the trace.
+ */
+
+#include <mailproto/sasl.h>
+
+typedef struct mailproto_imap mailproto_imap;
+struct mailproto_tls_config; /* <mailproto/transport.h> */
+struct mailproto_io;         /* <mailproto/transport.h> */
+
+/* Connection security (same values as the SMTP client's MAILPROTO_SEC_*). */
+#ifndef MAILPROTO_SEC_DEFAULT
+#define MAILPROTO_SEC_DEFAULT 0   /* implicit TLS for port 993, else STARTTLS */
+#define MAILPROTO_SEC_TLS 1       /* implicit TLS */
+#define MAILPROTO_SEC_STARTTLS 2  /* STARTTLS required */
+#define MAILPROTO_SEC_PLAIN 3     /* no TLS at all (asked for by name) */
+#endif
+
+/* Client events (ev->type), beyond the codec's. */
+#define MAILPROTO_IMAP_EV_READY 80     /* connected (and authenticated when credentials
+                                          were given): the session is usable */
+#define MAILPROTO_IMAP_EV_COMPLETED 81 /* a command finished: number = its id, status =
+                                          MAILPROTO_IMAP_OK/NO/BAD, item = response code
+                                          (CODE_*), name = code atom, data = text;
+                                          error = MAILPROTO_OK or the status the
+                                          blocking call returns */
+#define MAILPROTO_IMAP_EV_STARTTLS 82  /* engine mode: switch the connection to TLS
+                                          now, then call mailproto_imap_tls_ready() */
+#define MAILPROTO_IMAP_EV_IDLING 83    /* the server accepted IDLE (number = id) */
+#define MAILPROTO_IMAP_EV_ALERT 84     /* [ALERT] text from the server (data); show it
+                                          to the user as the server's words */
+#define MAILPROTO_IMAP_EV_CLOSED 85    /* the connection ended (BYE or EOF, also during
+                                          IDLE): error = the status; data = BYE text */
+
+/* Capabilities (mailproto_imap_caps). */
+#define MAILPROTO_IMAP_CAP_IMAP4REV1 (1u << 0)
+#define MAILPROTO_IMAP_CAP_IMAP4REV2 (1u << 1)
+#define MAILPROTO_IMAP_CAP_STARTTLS (1u << 2)
+#define MAILPROTO_IMAP_CAP_LOGINDISABLED (1u << 3)
+#define MAILPROTO_IMAP_CAP_SASL_IR (1u << 4)
+#define MAILPROTO_IMAP_CAP_LITERALPLUS (1u << 5)
+#define MAILPROTO_IMAP_CAP_LITERALMINUS (1u << 6)
+#define MAILPROTO_IMAP_CAP_IDLE (1u << 7)
+#define MAILPROTO_IMAP_CAP_MOVE (1u << 8)
+#define MAILPROTO_IMAP_CAP_UIDPLUS (1u << 9)
+#define MAILPROTO_IMAP_CAP_CONDSTORE (1u << 10)
+#define MAILPROTO_IMAP_CAP_QRESYNC (1u << 11)
+#define MAILPROTO_IMAP_CAP_ENABLE (1u << 12)
+#define MAILPROTO_IMAP_CAP_ID (1u << 13)
+#define MAILPROTO_IMAP_CAP_NAMESPACE (1u << 14)
+#define MAILPROTO_IMAP_CAP_SPECIAL_USE (1u << 15)
+#define MAILPROTO_IMAP_CAP_LIST_STATUS (1u << 16)
+#define MAILPROTO_IMAP_CAP_LIST_EXTENDED (1u << 17)
+#define MAILPROTO_IMAP_CAP_ESEARCH (1u << 18)
+#define MAILPROTO_IMAP_CAP_SORT (1u << 19)
+#define MAILPROTO_IMAP_CAP_UNSELECT (1u << 20)
+#define MAILPROTO_IMAP_CAP_UTF8_ACCEPT (1u << 21)
+#define MAILPROTO_IMAP_CAP_CHILDREN (1u << 22)
+#define MAILPROTO_IMAP_CAP_BINARY (1u << 23)
+
+/* Called with every event while a blocking call runs (optional). */
+typedef void (*mailproto_imap_event_fn)(void *ctx, const mailproto_imap_event *ev);
+
+/* Creation-time configuration.  Zero means the default everywhere. */
+typedef struct mailproto_imap_config {
+    const char *host;           /* server name (TLS name check, SNI) */
+    uint16_t port;              /* default 143 (993 with MAILPROTO_SEC_TLS) */
+    int security;               /* MAILPROTO_SEC_* */
+    const struct mailproto_tls_config *tls; /* NULL: system CAs, TLS 1.2+ */
+    const struct mailproto_io *io; /* non-NULL: talk through these callbacks, not TCP */
+
+    const char *username;       /* NULL: no authentication (PREAUTH or anonymous use) */
+    const char *password;
+    const char *authzid;        /* optional authorization identity (SASL) */
+    const char *oauth_token;    /* bearer token for XOAUTH2/OAUTHBEARER */
+    /* Called when the server refuses an OAuth token (XOAUTH2/OAUTHBEARER):
+     * store a fresh token in *token (caller-owned, valid for the handle's
+     * life or until the next call) and return 0 to try once more. */
+    int (*token_refresh)(void *ctx, const char **token);
+    void *token_ctx;
+    int auth_mech;              /* MAILPROTO_AUTH_*; MAILPROTO_AUTH_LOGIN means the IMAP
+                                   LOGIN command; 0: strongest advertised SASL
+                                   mechanism, else LOGIN */
+    int allow_plaintext_auth;   /* 1: credentials may go out without TLS */
+
+    int nonblocking;            /* 1: commands only queue; use _poll */
+    int timeout_ms;             /* connect (and TLS handshake) budget; default 30000 */
+    int inactivity_timeout_ms;  /* no byte while a reply is awaited; default 60000 */
+    int command_timeout_ms;     /* a command's whole reply; default none (0) */
+    int idle_refresh_ms;        /* IDLE re-issued after this; default 25 min */
+
+    size_t in_buf_size;         /* parser input buffer; default 8192, min 512 */
+    size_t out_buf_size;        /* queued command bytes; default 16384, min 1024 */
+    size_t max_inflight;        /* commands queued or in flight; default 64 */
+    uint64_t max_line;          /* non-literal bytes of one response; default 1 MiB */
+    uint64_t max_string;        /* literal outside a body; default 1 MiB */
+
+    int move_allow_expunge;     /* 1: the MOVE fallback may use EXPUNGE without UIDPLUS
+                                   (removes every message marked \Deleted) */
+
+    mailproto_imap_event_fn on_event; /* blocking calls: events meanwhile */
+    void *event_ctx;
+    mailproto_trace_fn trace;   /* protocol trace; credentials always redacted */
+    void *trace_ctx;
+    int trace_data;             /* 1: the trace gets message bytes, not counts */
+    mailproto_clock_fn clock;   /* blocking mode; default mailproto_clock_monotonic_ms */
+    void *clock_ctx;
+    /* Random bytes (tag prefix, SCRAM nonce); default the OS. */
+    int (*random)(void *ctx, void *buf, size_t n);
+    void *random_ctx;
+} mailproto_imap_config;
+
+/* Create a handle (no I/O).  cfg is copied; the strings it points to must
+ * stay valid for the handle's life.  All memory is allocated here.
+ * Returns MAILPROTO_OK, _E_INVALID, _E_NOMEM. */
+MAILPROTO_API int mailproto_imap_new_sz(mailproto_imap **out, const mailproto_imap_config *cfg,
+                                        size_t cfg_size, const mailproto_mem *mem);
+#define mailproto_imap_new(out, cfg, mem) mailproto_imap_new_sz((out), (cfg), sizeof *(cfg), (mem))
+
+/* Bytes mailproto_imap_new_sz allocates for this config (size a
+ * mailproto_arena with it; add 16 bytes of alignment slack per block, two
+ * blocks plus the transport's own), 0 for a bad config. */
+MAILPROTO_API size_t mailproto_imap_memory_needed_sz(const mailproto_imap_config *cfg, size_t cfg_size);
+#define mailproto_imap_memory_needed(cfg) mailproto_imap_memory_needed_sz((cfg), sizeof *(cfg))
+
+/* Close the connection (sending LOGOUT first when a blocking session is
+ * idle) and free everything.  NULL is ignored. */
+MAILPROTO_API void mailproto_imap_free(mailproto_imap *h);
+
+/* Connect: (TLS,) greeting, CAPABILITY, (STARTTLS, CAPABILITY,)
+ * authentication when credentials are configured, CAPABILITY again.
+ * Blocking: MAILPROTO_OK when ready, or an error (_E_TLS_REQUIRED,
+ * _E_STARTTLS_INJECTION, _E_AUTH, _E_UNSUPPORTED (no usable mechanism,
+ * LOGINDISABLED), network, TLS and protocol errors).  Non-blocking:
+ * MAILPROTO_AGAIN; MAILPROTO_IMAP_EV_READY follows from _poll. */
+MAILPROTO_API int mailproto_imap_connect(mailproto_imap *h);
+
+/* Authenticate with the configured credentials.  connect() already does
+ * this; kept for callers that queue it explicitly: MAILPROTO_OK when
+ * authenticated, MAILPROTO_AGAIN when it is still under way. */
+MAILPROTO_API int mailproto_imap_login(mailproto_imap *h);
+
+/* Non-blocking step: all the I/O possible now, then MAILPROTO_EVENT (*ev
+ * set; call again), MAILPROTO_AGAIN (wait for _fd/_io_interest or
+ * _timeout_ms) or a fatal error.  now_ms: the caller's monotonic clock. */
+MAILPROTO_API int mailproto_imap_poll(mailproto_imap *h, uint64_t now_ms,
+                                      const mailproto_imap_event **ev);
+
+/* Blocking: wait up to timeout_ms (-1: no limit) for the next event
+ * (unsolicited data, IDLE).  MAILPROTO_EVENT (*ev set), MAILPROTO_AGAIN (no
+ * event in time), or a fatal error. */
+MAILPROTO_API int mailproto_imap_wait(mailproto_imap *h, int timeout_ms,
+                                      const mailproto_imap_event **ev);
+
+/* The socket to wait on, or -1. */
+MAILPROTO_API int mailproto_imap_fd(const mailproto_imap *h);
+/* MAILPROTO_IO_READ / _WRITE: what the last AGAIN waits for. */
+MAILPROTO_API int mailproto_imap_io_interest(const mailproto_imap *h);
+/* Milliseconds to the next deadline (reply timeouts, IDLE refresh,
+ * connect/TLS budget), 0 when passed, -1 none. */
+MAILPROTO_API int mailproto_imap_timeout_ms(const mailproto_imap *h, uint64_t now_ms);
+
+/* ---- engine mode ---- */
+
+/* Begin on a connection the caller opened.  MAILPROTO_OK or _E_STATE. */
+MAILPROTO_API int mailproto_imap_start(mailproto_imap *h);
+/* Room for received bytes (*cap 0: pull events first). */
+MAILPROTO_API int mailproto_imap_input_buf(mailproto_imap *h, unsigned char **p, size_t *cap);
+/* n bytes were received; 0: the peer closed. */
+MAILPROTO_API int mailproto_imap_input_done(mailproto_imap *h, size_t n);
+/* Bytes to send (*len 0: nothing now). */
+MAILPROTO_API int mailproto_imap_output_buf(mailproto_imap *h, const unsigned char **p, size_t *len);
+/* n of them were sent. */
+MAILPROTO_API int mailproto_imap_output_done(mailproto_imap *h, size_t n);
+/* Advance: MAILPROTO_EVENT, MAILPROTO_AGAIN (move bytes), or an error. */
+MAILPROTO_API int mailproto_imap_next(mailproto_imap *h, uint64_t now_ms, const mailproto_imap_event **ev);
+/* The connection is now TLS (after MAILPROTO_IMAP_EV_STARTTLS). */
+MAILPROTO_API int mailproto_imap_tls_ready(mailproto_imap *h);
+
+/* ---- state and results ---- */
+
+/* The last error: status, IMAP status word, response code, server text
+ * (REFERRAL URLs are reported here, never followed).  Never NULL. */
+MAILPROTO_API const mailproto_reply *mailproto_imap_last_reply(const mailproto_imap *h);
+
+/* The id of the command queued last (0 none).  Ids start at 1. */
+MAILPROTO_API unsigned mailproto_imap_last_id(const mailproto_imap *h);
+
+/* MAILPROTO_IMAP_CAP_* of the session (after TLS: only what the server
+ * said over TLS). */
+MAILPROTO_API unsigned mailproto_imap_caps(const mailproto_imap *h);
+/* SASL mechanisms offered (mask of MAILPROTO_AUTH_BIT). */
+MAILPROTO_API unsigned mailproto_imap_auth_mechs(const mailproto_imap *h);
+/* Nonzero when the session runs over TLS. */
+MAILPROTO_API int mailproto_imap_is_secure(const mailproto_imap *h);
+
+/* System flags (bit masks in mailbox state). */
+#define MAILPROTO_IMAP_FLAG_SEEN (1u << 0)
+#define MAILPROTO_IMAP_FLAG_ANSWERED (1u << 1)
+#define MAILPROTO_IMAP_FLAG_FLAGGED (1u << 2)
+#define MAILPROTO_IMAP_FLAG_DELETED (1u << 3)
+#define MAILPROTO_IMAP_FLAG_DRAFT (1u << 4)
+#define MAILPROTO_IMAP_FLAG_RECENT (1u << 5)
+#define MAILPROTO_IMAP_FLAG_KEYWORDS (1u << 6) /* PERMANENTFLAGS \* */
+#define MAILPROTO_IMAP_FLAG_OTHER (1u << 7)    /* some other keyword */
+
+/* The selected mailbox as the handle knows it; consistent under EXISTS,
+ * EXPUNGE and VANISHED. */
+typedef struct mailproto_imap_mailbox {
+    int selected;           /* 1 while a mailbox is selected */
+    int read_only;          /* EXAMINE, or [READ-ONLY] */
+    uint32_t exists;
+    uint32_t recent;
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    uint32_t unseen;        /* [UNSEEN n] of the SELECT, 0 none */
+    uint64_t highestmodseq; /* 0 when none (or [NOMODSEQ]) */
+    unsigned flags;         /* FLAGS: MAILPROTO_IMAP_FLAG_* */
+    unsigned permanent_flags;
+    uint64_t expunged;      /* messages removed since the SELECT (EXPUNGE, VANISHED) */
+} mailproto_imap_mailbox;
+
+/* The selected mailbox's state (never NULL; all zero when none). */
+MAILPROTO_API const mailproto_imap_mailbox *mailproto_imap_mailbox_state(const mailproto_imap *h);
+
+#define MAILPROTO_IMAP_MAX_UIDSET 16
+
+/* Typed results of the last completed command. */
+typedef struct mailproto_imap_result {
+    unsigned id;            /* command id */
+    int status;             /* MAILPROTO_IMAP_OK/NO/BAD, 0 none */
+    int code;               /* response code item (MAILPROTO_IMAP_CODE_*), 0 none */
+    int referral;           /* 1: [REFERRAL url] (not followed; url in last_reply text) */
+    uint32_t append_uidvalidity; /* APPENDUID */
+    uint32_t append_uid;
+    uint32_t copy_uidvalidity;   /* COPYUID (also MOVE) */
+    mailproto_imap_range copy_src[MAILPROTO_IMAP_MAX_UIDSET];
+    mailproto_imap_range copy_dst[MAILPROTO_IMAP_MAX_UIDSET];
+    size_t n_copy_src, n_copy_dst;  /* ranges kept (sets longer than 16 ranges are cut) */
+} mailproto_imap_result;
+
+/* The results of the last completed command (never NULL). */
+MAILPROTO_API const mailproto_imap_result *mailproto_imap_last_result(const mailproto_imap *h);
+
+/* ---- typed result holders ---- */
+
+/* A set of numbers (UIDs, or sequence numbers) as ranges, in the caller's
+ * array.  SEARCH numbers are merged into ranges as they come; ESEARCH
+ * fills min/max/count too. */
+typedef struct mailproto_imap_uidset {
+    mailproto_imap_range *ranges;   /* caller's array */
+    size_t cap;
+    size_t n;                       /* ranges stored */
+    uint64_t count;                 /* numbers seen in total (also beyond cap) */
+    int truncated;                  /* 1: more ranges than cap */
+    uint32_t min, max;              /* ESEARCH MIN/MAX (or computed) */
+    uint64_t modseq;                /* (MODSEQ n) / ESEARCH MODSEQ, 0 none */
+} mailproto_imap_uidset;
+
+/* STATUS items (mask for mailproto_imap_status and the have field). */
+#define MAILPROTO_IMAP_STATUS_MESSAGES (1u << 0)
+#define MAILPROTO_IMAP_STATUS_RECENT (1u << 1)
+#define MAILPROTO_IMAP_STATUS_UIDNEXT (1u << 2)
+#define MAILPROTO_IMAP_STATUS_UIDVALIDITY (1u << 3)
+#define MAILPROTO_IMAP_STATUS_UNSEEN (1u << 4)
+#define MAILPROTO_IMAP_STATUS_DELETED (1u << 5)
+#define MAILPROTO_IMAP_STATUS_SIZE (1u << 6)
+#define MAILPROTO_IMAP_STATUS_HIGHESTMODSEQ (1u << 7)
+
+typedef struct mailproto_imap_status_items {
+    unsigned have;          /* MAILPROTO_IMAP_STATUS_* received */
+    uint64_t messages, recent, uidnext, uidvalidity, unseen, deleted, size, highestmodseq;
+} mailproto_imap_status_items;
+
+/* Mailbox attributes of a LIST entry. */
+#define MAILPROTO_IMAP_MBX_NOSELECT (1u << 0)
+#define MAILPROTO_IMAP_MBX_NOINFERIORS (1u << 1)
+#define MAILPROTO_IMAP_MBX_HASCHILDREN (1u << 2)
+#define MAILPROTO_IMAP_MBX_HASNOCHILDREN (1u << 3)
+#define MAILPROTO_IMAP_MBX_MARKED (1u << 4)
+#define MAILPROTO_IMAP_MBX_UNMARKED (1u << 5)
+#define MAILPROTO_IMAP_MBX_NONEXISTENT (1u << 6)
+#define MAILPROTO_IMAP_MBX_SUBSCRIBED (1u << 7)
+#define MAILPROTO_IMAP_MBX_REMOTE (1u << 8)
+#define MAILPROTO_IMAP_MBX_ALL (1u << 9)       /* RFC 6154 special use */
+#define MAILPROTO_IMAP_MBX_ARCHIVE (1u << 10)
+#define MAILPROTO_IMAP_MBX_DRAFTS (1u << 11)
+#define MAILPROTO_IMAP_MBX_FLAGGED (1u << 12)
+#define MAILPROTO_IMAP_MBX_JUNK (1u << 13)
+#define MAILPROTO_IMAP_MBX_SENT (1u << 14)
+#define MAILPROTO_IMAP_MBX_TRASH (1u << 15)
+
+/* One LIST/LSUB entry (or, with LIST-STATUS, the STATUS of one). */
+typedef struct mailproto_imap_list_entry {
+    const char *name;       /* UTF-8 (modified UTF-7 decoded), NUL terminated */
+    const char *raw_name;   /* as the server sent it */
+    char delim;             /* hierarchy delimiter, 0 for NIL */
+    unsigned attrs;         /* MAILPROTO_IMAP_MBX_* */
+    int is_status;          /* 1: this is the LIST-STATUS data of name */
+    mailproto_imap_status_items status;
+} mailproto_imap_list_entry;
+
+/* Called once per entry; a nonzero return stops collecting (the command
+ * still runs to its end). */
+typedef int (*mailproto_imap_list_fn)(void *ctx, const mailproto_imap_list_entry *e);
+
+/* LIST options. */
+#define MAILPROTO_IMAP_LIST_SPECIAL_USE 1u  /* RETURN (SPECIAL-USE) when offered */
+#define MAILPROTO_IMAP_LIST_SUBSCRIBED 2u   /* (SUBSCRIBED) selection (LIST-EXTENDED) */
+#define MAILPROTO_IMAP_LIST_STATUS 4u       /* RETURN (STATUS (MESSAGES UNSEEN)) when offered */
+
+/* Command set kinds. */
+#define MAILPROTO_IMAP_SEQ 0    /* message sequence numbers */
+#define MAILPROTO_IMAP_UID 1    /* UIDs */
+
+/* A search criteria builder: keys are kept in a fixed buffer and encoded
+ * (with literals where needed) when the command is queued.  Any error is
+ * sticky and returned by the search call. */
+typedef struct mailproto_imap_criteria {
+    unsigned char buf[1024];
+    size_t len;
+    int err;
+} mailproto_imap_criteria;
+
+/* Start empty (an empty criteria means ALL). */
+MAILPROTO_API void mailproto_imap_criteria_init(mailproto_imap_criteria *c);
+/* A key without argument: "ALL", "UNSEEN", "DELETED", "NOT", "OR", "(" ,
+ * ")"; any atom. */
+MAILPROTO_API int mailproto_imap_criteria_key(mailproto_imap_criteria *c, const char *key);
+/* key + string: "SUBJECT", "FROM", "TO", "BODY", "TEXT", "KEYWORD"... */
+MAILPROTO_API int mailproto_imap_criteria_string(mailproto_imap_criteria *c, const char *key,
+                                                 const char *value);
+/* HEADER field value. */
+MAILPROTO_API int mailproto_imap_criteria_header(mailproto_imap_criteria *c, const char *field,
+                                                 const char *value);
+/* key + date: "SINCE", "BEFORE", "ON", "SENTSINCE"... */
+MAILPROTO_API int mailproto_imap_criteria_date(mailproto_imap_criteria *c, const char *key, int year,
+                                               int month, int day);
+/* key + number: "LARGER", "SMALLER", "MODSEQ". */
+MAILPROTO_API int mailproto_imap_criteria_number(mailproto_imap_criteria *c, const char *key, uint64_t n);
+/* "UID set" (uid 1) or a sequence set (uid 0). */
+MAILPROTO_API int mailproto_imap_criteria_set(mailproto_imap_criteria *c, int uid,
+                                              const mailproto_imap_range *r, size_t n);
+
+/* ESEARCH return options (mailproto_imap_search). */
+#define MAILPROTO_IMAP_RETURN_MIN 1u
+#define MAILPROTO_IMAP_RETURN_MAX 2u
+#define MAILPROTO_IMAP_RETURN_COUNT 4u
+#define MAILPROTO_IMAP_RETURN_ALL 8u
+
+/* SELECT options. */
+#define MAILPROTO_IMAP_EXAMINE 1u     /* read-only (EXAMINE) */
+#define MAILPROTO_IMAP_CONDSTORE 2u   /* (CONDSTORE) parameter */
+
+/* STORE operations. */
+#define MAILPROTO_IMAP_STORE_SET 0
+#define MAILPROTO_IMAP_STORE_ADD 1    /* +FLAGS */
+#define MAILPROTO_IMAP_STORE_REMOVE 2 /* -FLAGS */
+#define MAILPROTO_IMAP_STORE_SILENT 4 /* .SILENT (or-ed in) */
+
+/* ---- commands ----
+ * Each queues one command (or a short sequence) and returns, blocking:
+ * MAILPROTO_OK, MAILPROTO_E_REJECTED (NO/BAD), a fatal error;
+ * non-blocking: MAILPROTO_AGAIN (queued; EV_COMPLETED with
+ * number = mailproto_imap_last_id() follows).  Before sending anything:
+ * MAILPROTO_E_INVALID (bad argument: NUL, CR/LF in an atom...),
+ * MAILPROTO_E_UNSUPPORTED (the server lacks the extension),
+ * MAILPROTO_E_LIMIT (queue or buffer full), MAILPROTO_E_STATE (not
+ * connected, dead).  Pointers to results (sets, status, sinks, sources,
+ * callbacks) must stay valid until the command completes. */
+
+MAILPROTO_API int mailproto_imap_capability(mailproto_imap *h);
+MAILPROTO_API int mailproto_imap_noop(mailproto_imap *h);
+/* LOGOUT; the connection then closes (EV_CLOSED follows when non-blocking). */
+MAILPROTO_API int mailproto_imap_logout(mailproto_imap *h);
+/* ID with n field/value pairs (kv[2i], kv[2i+1]; value may be NULL), or
+ * "ID NIL" when n is 0. */
+MAILPROTO_API int mailproto_imap_id(mailproto_imap *h, const char *const *kv, size_t n);
+/* ENABLE with space separated capability names ("QRESYNC", "UTF8=ACCEPT"). */
+MAILPROTO_API int mailproto_imap_enable(mailproto_imap *h, const char *caps);
+MAILPROTO_API int mailproto_imap_namespace(mailproto_imap *h);
+/* LIST ref pattern (UTF-8); opts MAILPROTO_IMAP_LIST_*; fn may be NULL. */
+MAILPROTO_API int mailproto_imap_list(mailproto_imap *h, const char *ref, const char *pattern,
+                                      unsigned opts, mailproto_imap_list_fn fn, void *ctx);
+MAILPROTO_API int mailproto_imap_lsub(mailproto_imap *h, const char *ref, const char *pattern,
+                                      mailproto_imap_list_fn fn, void *ctx);
+MAILPROTO_API int mailproto_imap_create(mailproto_imap *h, const char *mailbox);
+MAILPROTO_API int mailproto_imap_delete(mailproto_imap *h, const char *mailbox);
+MAILPROTO_API int mailproto_imap_rename(mailproto_imap *h, const char *from, const char *to);
+MAILPROTO_API int mailproto_imap_subscribe(mailproto_imap *h, const char *mailbox);
+MAILPROTO_API int mailproto_imap_unsubscribe(mailproto_imap *h, const char *mailbox);
+/* SELECT (EXAMINE with MAILPROTO_IMAP_EXAMINE). */
+MAILPROTO_API int mailproto_imap_select(mailproto_imap *h, const char *mailbox, unsigned opts);
+/* SELECT/EXAMINE with (QRESYNC (uidvalidity modseq [known-uids])); QRESYNC
+ * must have been enabled.  known may be NULL. */
+MAILPROTO_API int mailproto_imap_select_qresync(mailproto_imap *h, const char *mailbox, unsigned opts,
+                                                uint32_t uidvalidity, uint64_t modseq,
+                                                const mailproto_imap_range *known, size_t n_known);
+/* STATUS mailbox (items: MAILPROTO_IMAP_STATUS_*); out may be NULL. */
+MAILPROTO_API int mailproto_imap_status(mailproto_imap *h, const char *mailbox, unsigned items,
+                                        mailproto_imap_status_items *out);
+/* FETCH / UID FETCH first:last (0 = "*") with an item list such as
+ * "(UID FLAGS BODY.PEEK[HEADER])". */
+MAILPROTO_API int mailproto_imap_fetch(mailproto_imap *h, int uid, uint32_t first, uint32_t last,
+                                       const char *items);
+/* The general FETCH: a set, items, CHANGEDSINCE (0: none; with vanished
+ * and UID: VANISHED), and a sink that receives every body literal (NULL:
+ * literal chunk events). */
+MAILPROTO_API int mailproto_imap_fetch_set(mailproto_imap *h, int uid, const mailproto_imap_range *set,
+                                           size_t n, const char *items, uint64_t changedsince,
+                                           int vanished, const mailproto_sink *sink);
+/* BODY.PEEK[section]<offset.len> of one message into sink (len 0: whole). */
+MAILPROTO_API int mailproto_imap_fetch_body(mailproto_imap *h, int uid, uint32_t n, const char *section,
+                                            uint64_t offset, uint64_t len, const mailproto_sink *sink);
+/* SEARCH / UID SEARCH (crit NULL: ALL).  ret: MAILPROTO_IMAP_RETURN_* for
+ * ESEARCH when offered (0: plain SEARCH).  out may be NULL. */
+MAILPROTO_API int mailproto_imap_search(mailproto_imap *h, int uid, const mailproto_imap_criteria *crit,
+                                        unsigned ret, mailproto_imap_uidset *out);
+/* SORT (sort criteria such as "REVERSE DATE") CHARSET UTF-8. */
+MAILPROTO_API int mailproto_imap_sort(mailproto_imap *h, int uid, const char *sort,
+                                      const mailproto_imap_criteria *crit, mailproto_imap_uidset *out);
+/* STORE / UID STORE set [(UNCHANGEDSINCE m)] op FLAGS (flags: "\\Seen \\Flagged"). */
+MAILPROTO_API int mailproto_imap_store(mailproto_imap *h, int uid, const mailproto_imap_range *set,
+                                       size_t n, int op, const char *flags, uint64_t unchangedsince);
+MAILPROTO_API int mailproto_imap_copy(mailproto_imap *h, int uid, const mailproto_imap_range *set,
+                                      size_t n, const char *dest);
+/* MOVE; without MOVE: COPY, STORE +FLAGS.SILENT (\Deleted), UID EXPUNGE,
+ * queued under one id, each step sent only after the previous one's OK (a
+ * refused COPY deletes nothing); COPYUID of the COPY in the result.  The
+ * fallback needs UIDPLUS (and UIDs); without it MAILPROTO_E_UNSUPPORTED
+ * unless move_allow_expunge (then a plain EXPUNGE).  The session must be
+ * ready (the capabilities decide): else MAILPROTO_E_STATE. */
+MAILPROTO_API int mailproto_imap_move(mailproto_imap *h, int uid, const mailproto_imap_range *set,
+                                      size_t n, const char *dest);
+/* APPEND mailbox [(flags)] [date] {size}: the message streamed from src
+ * (its size must be known).  flags may be NULL; utc 0: no date.  APPENDUID
+ * in mailproto_imap_last_result. */
+MAILPROTO_API int mailproto_imap_append(mailproto_imap *h, const char *mailbox, const char *flags,
+                                        int64_t utc, int tz_minutes, mailproto_source *src);
+MAILPROTO_API int mailproto_imap_expunge(mailproto_imap *h);
+MAILPROTO_API int mailproto_imap_uid_expunge(mailproto_imap *h, const mailproto_imap_range *set, size_t n);
+MAILPROTO_API int mailproto_imap_close(mailproto_imap *h);
+MAILPROTO_API int mailproto_imap_unselect(mailproto_imap *h);
+/* IDLE.  Blocking: returns MAILPROTO_OK once the server accepted it; then
+ * mailproto_imap_wait() gives events; it is re-issued before
+ * idle_refresh_ms on its own.  Non-blocking: EV_IDLING, then events. */
+MAILPROTO_API int mailproto_imap_idle(mailproto_imap *h);
+/* DONE: end IDLE.  Blocking: waits for IDLE's tagged reply. */
+MAILPROTO_API int mailproto_imap_idle_done(mailproto_imap *h);
+/* A raw command: text after the tag ("GETQUOTAROOT INBOX"), printable
+ * ASCII, no CR/LF.  Its responses are parsed and handed out as events. */
+MAILPROTO_API int mailproto_imap_raw(mailproto_imap *h, const char *command);
+
 #ifdef __cplusplus
 }
 #endif
