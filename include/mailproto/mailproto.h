@@ -16,5 +16,8 @@
 #if MAILPROTO_HAS_IMAP
 #include <mailproto/imap.h>
 #endif
+#if MAILPROTO_HAS_POP3
+#include <mailproto/pop3.h>
+#endif
 
 #endif /* MAILPROTO_H */
