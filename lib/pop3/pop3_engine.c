@@ -350,6 +350,10 @@ static int perform_apop(mailproto__pop3_engine *e)
                         e->ts_bad ? "APOP: the greeting's timestamp is malformed"
                                   : "APOP: the greeting has no timestamp");
     }
+    if (!clean_arg(e->cfg.username, 250, 0)) {
+        forget_reply(e);
+        return no_login(e, MAILPROTO_E_INVALID, "APOP: a user name with a space cannot be sent");
+    }
     const char *pw = e->cfg.password ? e->cfg.password : "";
     size_t tl = strlen(e->ts), pl = strlen(pw);
     unsigned char md[16];

@@ -4,6 +4,8 @@
  * -ERR, dot-unstuffing, limits, pipelining, QUIT outcomes, timeouts. */
 #include "convo3.h"
 
+#include <mailproto/codec.h>
+
 #define CAPA_PLAIN "S:+OK\r\nUSER\r\nTOP\r\nUIDL\r\n.\r\n"
 /* plain text session (allow_plaintext_auth), USER/PASS */
 #define PLAIN_LOGIN                                                                                \
@@ -323,6 +325,82 @@ static void test_utf8(void **state)
     CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nUTF8 USER\r\nUSER\r\n.\r\n",
           "C:UTF8\r\n", "S:+OK\r\n", "C:USER alice\r\n", "S:+OK\r\n", "C:PASS s3cret pw\r\n",
           "S:+OK\r\n");
+}
+
+
+static void test_auth_cancel(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.cfg.auth_mech = MAILPROTO_AUTH_CRAM_MD5;
+    c.final_rc = MAILPROTO_E_AUTH;
+    c.events = "";
+    /* a challenge that is not base64: the client cancels with "*" */
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nSASL CRAM-MD5\r\n.\r\n",
+          "C:AUTH CRAM-MD5\r\n", "S:+ !!!not base64!!!\r\n", "C:*\r\n", "S:-ERR cancelled\r\n");
+    /* a second challenge after the cancel is a protocol error */
+    plain_cfg(&c);
+    c.cfg.auth_mech = MAILPROTO_AUTH_CRAM_MD5;
+    c.final_rc = MAILPROTO_E_PROTOCOL;
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nSASL CRAM-MD5\r\n.\r\n",
+          "C:AUTH CRAM-MD5\r\n", "S:+ !!!\r\n", "C:*\r\n", "S:+ again\r\n");
+    /* +OK after the cancel is too */
+    plain_cfg(&c);
+    c.cfg.auth_mech = MAILPROTO_AUTH_CRAM_MD5;
+    c.final_rc = MAILPROTO_E_PROTOCOL;
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nSASL CRAM-MD5\r\n.\r\n",
+          "C:AUTH CRAM-MD5\r\n", "S:+ !!!\r\n", "C:*\r\n", "S:+OK\r\n");
+}
+
+static void test_auth_long_ir(void **state)
+{
+    (void)state;
+    /* RFC 5034 4: over 255 octets, the initial response waits for "+ " */
+    static char tok[301], raw[400], b64[600], line[700];
+    memset(tok, 'T', 300);
+    tok[300] = '\0';
+    int n = snprintf(raw, sizeof raw, "user=alice\001auth=Bearer %s\001\001", tok);
+    size_t bl = 0;
+    assert_int_equal(mailproto_base64_encode(raw, (size_t)n, b64, sizeof b64, &bl), MAILPROTO_OK);
+    snprintf(line, sizeof line, "C:%s\r\n", b64);
+    static convo c;
+    plain_cfg(&c);
+    c.cfg.password = NULL;
+    c.cfg.oauth_token = tok;
+    c.events = "READY;";
+    const char *script[] = {"S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nSASL XOAUTH2\r\n.\r\n",
+                            "C:AUTH XOAUTH2\r\n", "S:+ \r\n", line, "S:+OK\r\n"};
+    c.script = script;
+    c.n_steps = MAILPROTO__ARRAY_LEN(script);
+    convo_check(&c);
+    assert_null(strstr(c.trace.buf, "TVFRU"));
+}
+
+static int refresh(void *ctx, const char **token)
+{
+    int *calls = ctx;
+    (*calls)++;
+    *token = "new";
+    return 0;
+}
+
+static void test_token_refresh(void **state)
+{
+    (void)state;
+    static convo c;
+    static int calls;
+    plain_cfg(&c);
+    c.cfg.password = NULL;
+    c.cfg.oauth_token = "old";
+    c.cfg.token_refresh = refresh;
+    c.cfg.token_ctx = &calls;
+    c.events = "READY;";
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nSASL XOAUTH2\r\n.\r\n",
+          "C:AUTH XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciBvbGQBAQ==\r\n",
+          "S:-ERR [AUTH] expired\r\n",
+          "C:AUTH XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciBuZXcBAQ==\r\n", "S:+OK\r\n");
+    assert_true(calls > 0);
 }
 
 /* ---- transaction ---- */
@@ -748,6 +826,9 @@ int main(void)
         cmocka_unit_test(test_auth_fail_codes),
         cmocka_unit_test(test_login_resp_codes),
         cmocka_unit_test(test_user_refused),
+        cmocka_unit_test(test_auth_cancel),
+        cmocka_unit_test(test_auth_long_ir),
+        cmocka_unit_test(test_token_refresh),
         cmocka_unit_test(test_apop),
         cmocka_unit_test(test_apop_malformed_timestamp),
         cmocka_unit_test(test_apop_timestamp_forgotten_after_tls),
