@@ -201,7 +201,7 @@ typedef struct mailproto_pop3_event {
                                the message was read and dropped), _E_CANCELLED;
                                CLOSED: as mailproto_pop3_quit returns */
     uint32_t msg;           /* the message number (0 for all / none) */
-    uint32_t count;         /* DONE of STAT: messages */
+    uint32_t count;         /* DONE of STAT: messages; of LIST/UIDL (all): entries */
     uint64_t size;          /* ENTRY of LIST, DONE of STAT: octets; DONE of RETR/TOP:
                                bytes given to the sink */
     mailproto_span uid;     /* ENTRY of UIDL */
