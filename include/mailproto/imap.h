@@ -15,6 +15,23 @@
  * The IMAP client handle (mailproto_imap) is built on this codec and
  * declared separately.
  *
+ * Typical parser loop (engine style):
+ *
+ *     for (;;) {
+ *         const mailproto_imap_event *ev;
+ *         int rc = mailproto_imap_parser_next(p, &ev);
+ *         if (rc == MAILPROTO_EVENT) { handle(ev); continue; }   // spans valid until the next call
+ *         if (rc != MAILPROTO_AGAIN) break;                      // E_CLOSED, E_PROTOCOL, E_LIMIT
+ *         char *buf; size_t cap;
+ *         mailproto_imap_parser_input_buf(p, &buf, &cap);        // or _feed(p, bytes, n, &used)
+ *         ssize_t n = recv(fd, buf, cap, 0);
+ *         if (n <= 0) mailproto_imap_parser_eof(p); else mailproto_imap_parser_input_done(p, n);
+ *     }
+ *
+ * Every response is one begin event (EV_STATUS, EV_FETCH, ...), its items,
+ * and EV_END (or EV_UNPARSED when it was skipped).  A message body arrives
+ * as EV_LITERAL_BEGIN, EV_LITERAL_CHUNK..., EV_LITERAL_END.
+ *
  * SPDX-License-Identifier: MIT
  */
 #ifndef MAILPROTO_IMAP_H
@@ -300,6 +317,11 @@ MAILPROTO_API int mailproto_imap_parser_drain_literal(mailproto_imap_parser *p, 
 /* A readable sentence about the last error or EV_UNPARSED ("" when none). */
 MAILPROTO_API const char *mailproto_imap_parser_last_error(const mailproto_imap_parser *p);
 
+/* Input bytes received but not parsed yet.  After the tagged OK to
+ * STARTTLS this must be 0, or the server injected plaintext
+ * (MAILPROTO_E_STARTTLS_INJECTION). */
+MAILPROTO_API size_t mailproto_imap_parser_buffered(const mailproto_imap_parser *p);
+
 /* Bytes the parser allocated (the input buffer and its state). */
 MAILPROTO_API size_t mailproto_imap_parser_memory(const mailproto_imap_parser *p);
 
@@ -320,6 +342,12 @@ MAILPROTO_API int mailproto_imap_parse_datetime(const char *s, size_t len, int64
  * MAILPROTO_E_INVALID (bad input) or MAILPROTO_E_LIMIT (cap too small). */
 MAILPROTO_API int mailproto_imap_mutf7_decode(const char *in, size_t len, char *out, size_t cap,
                                               size_t *out_len);
+
+/* A mailbox name from the server into UTF-8: modified UTF-7 decoding
+ * (utf8_accept 0), or, once UTF8=ACCEPT is enabled (utf8_accept 1), a copy
+ * after a strict UTF-8 check (NUL refused).  Conventions as _decode. */
+MAILPROTO_API int mailproto_imap_mailbox_decode(const char *in, size_t len, int utf8_accept, char *out,
+                                                size_t cap, size_t *out_len);
 
 /* Encode UTF-8 (strictly validated; NUL refused) as modified UTF-7.
  * Same conventions as _decode. */
@@ -397,6 +425,10 @@ MAILPROTO_API int mailproto_imap_cmd_begin(mailproto_imap_cmd *c, char *buf, siz
 
 /* An atom (validated). */
 MAILPROTO_API int mailproto_imap_cmd_atom(mailproto_imap_cmd *c, const char *atom);
+
+/* A flag: a system flag "\\Seen" (backslash + atom) or a keyword atom
+ * "$Junk"; anything else is MAILPROTO_E_INVALID. */
+MAILPROTO_API int mailproto_imap_cmd_flag(mailproto_imap_cmd *c, const char *flag);
 
 /* Protocol text the caller built, such as a FETCH item list "(UID FLAGS
  * BODY.PEEK[HEADER])": any printable ASCII; CR, LF, NUL and 8-bit refused. */

@@ -19,5 +19,8 @@
 #if MAILPROTO_HAS_POP3
 #include <mailproto/pop3.h>
 #endif
+#if MAILPROTO_HAS_MIME
+#include <mailproto/mime.h>
+#endif
 
 #endif /* MAILPROTO_H */

@@ -150,8 +150,10 @@ MAILPROTO_API int mailproto_mime_file(mailproto_mime *m, mailproto_mime_part *pa
                                       const char *type, const char *filename, const char *path,
                                       mailproto_mime_part **out);
 
-/* A part pulled from src (not copied: it must outlive the message).  When
- * src cannot be rewound, the part is read once, so its encoding cannot be
+/* A part pulled from src (not copied: it must outlive the message).  The
+ * source is read (to choose the encoding) when the message is first laid
+ * out; it must not return MAILPROTO_AGAIN then (AGAIN while the message is
+ * being read out is passed on).  When src cannot be rewound, the part is read once, so its encoding cannot be
  * chosen by scanning: it is base64 (quoted-printable for text/ types)
  * unless declared with mailproto_mime_part_set_encoding, and
  * mailproto_mime_size works only when src->size is known and the encoding
@@ -181,6 +183,13 @@ MAILPROTO_API int mailproto_mime_part_set_disposition(mailproto_mime_part *p, co
 MAILPROTO_API int mailproto_mime_part_set_encoding(mailproto_mime_part *p, int cte);
 MAILPROTO_API int mailproto_mime_part_set_header(mailproto_mime_part *p, const char *name,
                                                  const char *value);
+
+/* The charset label of a text part read from a file or a source (its bytes
+ * are written as they are, not converted).  Without one, such a part must
+ * be UTF-8 (labelled utf-8, or us-ascii when it is all ASCII), else reading
+ * the message fails with MAILPROTO_E_INVALID.  Returns MAILPROTO_OK,
+ * MAILPROTO_E_INVALID (not a text part, a bad name) or MAILPROTO_E_NOMEM. */
+MAILPROTO_API int mailproto_mime_part_set_charset(mailproto_mime_part *p, const char *charset);
 
 /* ---- reading the message out ---- */
 
@@ -223,13 +232,15 @@ typedef struct mailproto_mime_reader mailproto_mime_reader;
 typedef struct mailproto_mime_limits {
     size_t max_depth;        /* nested multiparts followed: 32; deeper ones are leaves */
     size_t max_parts;        /* parts recorded: 10000; later ones are counted, not kept */
-    size_t max_header_bytes; /* kept per header value: 64 KiB; longer ones truncated */
-    size_t max_line;         /* bytes of a header line held while unfolding: 1 MiB */
+    size_t max_header_bytes; /* bytes of one (unfolded) header field kept: 64 KiB; the rest is dropped */
 } mailproto_mime_limits;
 
 /* One part of a parsed message.  Library-owned, valid until the reader is
  * freed; strings are UTF-8 and never NULL ("" when absent).  Offsets are
- * byte offsets in the message as fed. */
+ * byte offsets in the message as fed.  Parts come in document order (a
+ * parent before its children).  A message/rfc822 part that is not
+ * transfer-encoded has one child: the embedded message, whose parts
+ * follow. */
 typedef struct mailproto_mime_info {
     const char *type;        /* "text/plain", lower case (the default when absent) */
     const char *charset;     /* lower case, "" for non-text parts without one */

@@ -195,8 +195,11 @@ typedef struct mailproto_smtp_result {
 /* ---- blocking and non-blocking operations ---- */
 
 /* Connect, (TLS,) read the greeting, EHLO, (STARTTLS, EHLO,) AUTH.
- * Blocking: returns MAILPROTO_OK when the session is ready, or an error
- * (_E_TLS_REQUIRED, _E_AUTH, _E_REJECTED, network and TLS errors).
+ * Blocking: returns MAILPROTO_OK when the session is ready, or an error:
+ * _E_TLS_REQUIRED, network and TLS errors (fatal); _E_REJECTED (greeting or
+ * EHLO refused: the session is over, later calls give _E_CLOSED); _E_AUTH
+ * or _E_UNSUPPORTED (no usable AUTH mechanism): the session stays open
+ * without authentication, the caller may QUIT or try to send anyway.
  * Non-blocking: returns MAILPROTO_AGAIN; _poll then gives
  * MAILPROTO_SMTP_EV_READY. */
 MAILPROTO_API int mailproto_smtp_connect(mailproto_smtp *s);

@@ -98,10 +98,25 @@ size_t mailproto_b64_enc_update(mailproto_b64_enc *e, const void *in, size_t n, 
             n -= 3;
         }
     } else {
+        /* whole quads up to the end of each line, then CRLF */
         while (n >= 3) {
-            o = emit4(e, o, (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]);
-            p += 3;
-            n -= 3;
+            if (e->col >= e->line_len) {
+                *o++ = '\r';
+                *o++ = '\n';
+                e->col = 0;
+            }
+            size_t q = MAILPROTO__MIN(n / 3, (size_t)(e->line_len - e->col) / 4);
+            for (size_t k = 0; k < q; k++) {
+                uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+                o[0] = enc_tab[v >> 18];
+                o[1] = enc_tab[(v >> 12) & 63];
+                o[2] = enc_tab[(v >> 6) & 63];
+                o[3] = enc_tab[v & 63];
+                o += 4;
+                p += 3;
+            }
+            n -= q * 3;
+            e->col += (unsigned)q * 4;
         }
     }
     while (n) {

@@ -92,6 +92,10 @@ int mailproto_rfc2231_encode(const char *name, const char *value, size_t n, size
         qlen += q_cost(v[i]);
         plen += pct_cost(v[i]);
     }
+    /* a quoted "=?...?=" would be read back as RFC 2047: use the extended form */
+    for (size_t i = 0; i + 1 < n; i++)
+        if (v[i] == '=' && v[i + 1] == '?')
+            ascii = 0;
     outbuf o = {out, cap, 0};
     size_t c = *col;
     /* one piece: name=value or name*=UTF-8''... */

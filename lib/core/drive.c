@@ -7,6 +7,58 @@
 
 #include <string.h>
 
+#include <mailproto/transport.h>
+
+/* ---- adapters over a mailproto_transport ---- */
+
+static int tp_send(void *ctx, const void *buf, size_t len, size_t *done)
+{
+    return mailproto_transport_send(((mailproto__drive_tp *)ctx)->t, buf, len, done);
+}
+
+static int tp_recv(void *ctx, void *buf, size_t cap, size_t *done)
+{
+    return mailproto_transport_recv(((mailproto__drive_tp *)ctx)->t, buf, cap, done);
+}
+
+static int tp_start_tls(void *ctx)
+{
+    mailproto__drive_tp *tp = ctx;
+    return mailproto_transport_start_tls(tp->t, tp->tls, tp->host);
+}
+
+static int tp_step(void *ctx, uint64_t now)
+{
+    return mailproto_transport_step(((mailproto__drive_tp *)ctx)->t, now);
+}
+
+static int tp_wait(void *ctx, int interest, int timeout_ms)
+{
+    return mailproto_transport_wait(((mailproto__drive_tp *)ctx)->t, interest, timeout_ms);
+}
+
+static int tp_interest(void *ctx)
+{
+    return mailproto_transport_io_interest(((mailproto__drive_tp *)ctx)->t);
+}
+
+static int tp_timeout(void *ctx, uint64_t now)
+{
+    return mailproto_transport_timeout_ms(((mailproto__drive_tp *)ctx)->t, now);
+}
+
+void mailproto__drive_io_transport(mailproto__drive_io *io, mailproto__drive_tp *tp)
+{
+    io->ctx = tp;
+    io->send = tp_send;
+    io->recv = tp_recv;
+    io->start_tls = tp_start_tls;
+    io->step = tp_step;
+    io->wait = tp_wait;
+    io->interest = tp_interest;
+    io->timeout_ms = tp_timeout;
+}
+
 void mailproto__drive_init(mailproto__drive *d, const mailproto__drive_io *io, int blocking,
                            mailproto_clock_fn clock, void *clock_ctx)
 {
@@ -45,7 +97,16 @@ int mailproto__drive_run(mailproto__drive *d, const mailproto__drive_engine *vt,
             now = d->clock(d->clock_ctx);
         int interest = 0;
         int rc;
-        if (d->tls_busy) {
+        if (d->connecting) {
+            rc = d->io.step(d->io.ctx, now);
+            if (rc == MAILPROTO_OK) {
+                d->connecting = 0;
+                continue;
+            }
+            if (rc != MAILPROTO_AGAIN)
+                return vt->io_error(eng, rc);
+            interest = io_interest(d, MAILPROTO_IO_READ | MAILPROTO_IO_WRITE);
+        } else if (d->tls_busy) {
             rc = d->io.step(d->io.ctx, now);
             if (rc == MAILPROTO_OK) {
                 d->tls_busy = 0;

@@ -27,6 +27,9 @@
  * the engine and the transport, reads the clock hook and goes on.
  *
  * What the loop does, in order, each turn:
+ *   0. A TCP connect still running (drive->connecting, set by the client
+ *      when mailproto_transport_tcp returned MAILPROTO_AGAIN) is stepped
+ *      with io->step until the connection is up.
  *   1. A TLS handshake in progress is stepped (io->step) until done; then
  *      engine->tls_done() tells the engine (which forgets what it learned
  *      in plain text and, e.g., sends EHLO again).
@@ -118,11 +121,27 @@ typedef struct mailproto__drive_io {
 typedef struct mailproto__drive {
     mailproto__drive_io io;
     int blocking;
+    int connecting;             /* a TCP connect runs: step it first */
     mailproto_clock_fn clock;   /* blocking mode: the clock hook */
     void *clock_ctx;
     int tls_busy;               /* a handshake is running */
     int interest;               /* MAILPROTO_IO_* of the last AGAIN */
 } mailproto__drive;
+
+/* The usual I/O: a mailproto_transport.  Clients keep one of these next to
+ * their drive and call mailproto__drive_io_transport() to get the adapter
+ * functions; start_tls then runs mailproto_transport_start_tls(t, tls,
+ * host) (which also enforces the STARTTLS rule on TCP transports). */
+struct mailproto_transport;
+struct mailproto_tls_config;
+typedef struct mailproto__drive_tp {
+    struct mailproto_transport *t;
+    const struct mailproto_tls_config *tls;
+    const char *host;
+} mailproto__drive_tp;
+
+/* Fill *io with adapters over tp (which must outlive the drive). */
+void mailproto__drive_io_transport(mailproto__drive_io *io, mailproto__drive_tp *tp);
 
 /* Set up (no I/O).  clock may be NULL in non-blocking use. */
 void mailproto__drive_init(mailproto__drive *d, const mailproto__drive_io *io, int blocking,

@@ -212,6 +212,22 @@ int mailproto_imap_cmd_atom(mailproto_imap_cmd *c, const char *atom)
     return line_check(c);
 }
 
+int mailproto_imap_cmd_flag(mailproto_imap_cmd *c, const char *flag)
+{
+    if (!c)
+        return MAILPROTO_E_INVALID;
+    if (!flag)
+        return fail(c, MAILPROTO_E_INVALID);
+    size_t n = strlen(flag);
+    const char *a = flag[0] == '\\' ? flag + 1 : flag;
+    if (!is_atom(a, n - (size_t)(a - flag)))
+        return fail(c, MAILPROTO_E_INVALID);
+    sep(c);
+    put(c, flag, n);
+    c->need_sp = 1;
+    return line_check(c);
+}
+
 int mailproto_imap_cmd_raw(mailproto_imap_cmd *c, const char *text)
 {
     if (!c)

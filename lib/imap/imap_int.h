@@ -48,6 +48,7 @@ typedef struct imap_tok {
     unsigned lit8;
     unsigned star;      /* bit 0: first is '*', bit 1: second */
     unsigned more;
+    unsigned esc;       /* T_QUOTED: holds a backslash escape */
     size_t off;         /* data offset relative to p->start */
     size_t len;         /* data length */
     size_t consumed;    /* bytes to consume from p->start */
@@ -80,6 +81,10 @@ struct mailproto_imap_parser {
     int acont;              /* inside an atom that was cut */
     int tcont;              /* inside a text that was cut */
     int have_peek;
+    int rs_ok;              /* an incomplete token was scanned up to rs_pos */
+    int rs_mode;
+    unsigned rs_state;      /* escape seen (quoted) / inside [...] (atom) */
+    size_t rs_pos;
     imap_tok pk;
     uint64_t lit_left;      /* literal bytes still to come */
     int lit_chunked;        /* a string literal being delivered in pieces */
@@ -115,6 +120,14 @@ struct mailproto_imap_parser {
     int has_origin;
     mailproto_imap_event ev;
 };
+
+/* Case-insensitive compare of a span with a string literal, length first. */
+#define IMAP_KW(s, n, lit) ((n) == sizeof(lit) - 1 && mailproto__strncasecmp((s), (lit), sizeof(lit) - 1) == 0)
+
+static inline int imap_is_nil(const char *s, size_t n)
+{
+    return n == 3 && (s[0] | 0x20) == 'n' && (s[1] | 0x20) == 'i' && (s[2] | 0x20) == 'l';
+}
 
 /* stage 1 (imap_lex.c) */
 int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out);

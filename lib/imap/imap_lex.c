@@ -28,6 +28,7 @@ int mailproto__imap_fail(mailproto_imap_parser *p, int status, const char *fmt, 
 
 void mailproto__imap_lex_reset(mailproto_imap_parser *p)
 {
+    p->rs_ok = 0;
     p->qcont = p->acont = p->tcont = 0;
     p->have_peek = 0;
     p->lit_chunked = 0;
@@ -39,12 +40,24 @@ static int buffer_full(const mailproto_imap_parser *p)
     return p->start == 0 && p->end == p->cap;
 }
 
-static int is_atom_stop(unsigned char c, int mode)
-{
-    if (c <= 0x20 || c == 0x7f || c == '(' || c == ')' || c == '"' || c == '{')
-        return 1;
-    return mode == M_CODE && c == ']';
-}
+/* Character classes: bit 1 ends an atom, bit 2 ends an atom in M_CODE,
+ * bit 4 is special inside a quoted string, bit 8 is '['. */
+#define C_ASTOP 1
+#define C_CSTOP 2
+#define C_QSPEC 4
+#define C_LBR 8
+static const unsigned char cls[256] = {
+    /* 0x00-0x1f: controls end atoms; NUL, CR, LF are special in quoted strings */
+    [0x00] = C_ASTOP | C_CSTOP | C_QSPEC, [0x01] = 3, [0x02] = 3, [0x03] = 3, [0x04] = 3, [0x05] = 3,
+    [0x06] = 3, [0x07] = 3, [0x08] = 3, [0x09] = 3, [0x0a] = 3 | C_QSPEC, [0x0b] = 3, [0x0c] = 3,
+    [0x0d] = 3 | C_QSPEC, [0x0e] = 3, [0x0f] = 3, [0x10] = 3, [0x11] = 3, [0x12] = 3, [0x13] = 3,
+    [0x14] = 3, [0x15] = 3, [0x16] = 3, [0x17] = 3, [0x18] = 3, [0x19] = 3, [0x1a] = 3, [0x1b] = 3,
+    [0x1c] = 3, [0x1d] = 3, [0x1e] = 3, [0x1f] = 3,
+    [' '] = 3, ['('] = 3, [')'] = 3, ['"'] = 3 | C_QSPEC, ['{'] = 3, [0x7f] = 3,
+    [']'] = C_CSTOP, ['\\'] = C_QSPEC, ['['] = C_LBR,
+};
+
+
 
 /* Does the atom so far name a FETCH item whose "[...]" section may hold
  * spaces and parentheses? */
@@ -56,16 +69,41 @@ static int section_prefix(const char *s, size_t n)
 }
 
 /* Quoted-string content from s[i]; closes on '"'. */
+/* Resume a scan that stopped for lack of input at a known position. */
+static size_t resume_at(mailproto_imap_parser *p, size_t i, unsigned *state)
+{
+    if (p->rs_ok && p->rs_pos >= i) {
+        *state = p->rs_state;
+        return p->rs_pos;
+    }
+    *state = 0;
+    return i;
+}
+
+static int need_at(mailproto_imap_parser *p, size_t j, unsigned state)
+{
+    p->rs_ok = 1;
+    p->rs_pos = j;
+    p->rs_state = state;
+    return LEX_NEED;
+}
+
 static int lex_quoted(mailproto_imap_parser *p, const char *s, size_t n, size_t i, imap_tok *t)
 {
-    size_t j = i;
+    unsigned esc;
+    size_t j = resume_at(p, i, &esc);
     while (j < n) {
         unsigned char c = (unsigned char)s[j];
+        if (!(cls[c] & C_QSPEC)) {
+            j++;
+            continue;
+        }
         if (c == '\\') {
             if (j + 1 >= n)
                 break;
             if (s[j + 1] != '"' && s[j + 1] != '\\')
                 return LEX_GARBLED;
+            esc = 1;
             j += 2;
             continue;
         }
@@ -75,28 +113,29 @@ static int lex_quoted(mailproto_imap_parser *p, const char *s, size_t n, size_t 
             t->len = j - i;
             t->consumed = j + 1;
             t->partial = 0;
+            t->esc = esc;
             return LEX_OK;
         }
-        if (c == '\r' || c == '\n' || c == 0)
-            return LEX_GARBLED;
-        j++;
+        return LEX_GARBLED; /* CR, LF or NUL */
     }
     if (!buffer_full(p))
-        return LEX_NEED;
+        return need_at(p, j, esc);
     /* j stops before a lone trailing backslash, which waits for the next piece */
     t->type = T_QUOTED;
     t->off = i;
     t->len = j - i;
     t->consumed = j;
     t->partial = 1;
+    t->esc = esc;
     return LEX_OK;
 }
 
 static int lex_atom(mailproto_imap_parser *p, const char *s, size_t n, size_t i, int mode, int cont,
                     imap_tok *t)
 {
-    size_t j = i;
-    int inbr = 0;
+    unsigned inbr;
+    size_t j = resume_at(p, i, &inbr);
+    unsigned stop = mode == M_CODE ? C_CSTOP : C_ASTOP;
     while (j < n) {
         unsigned char c = (unsigned char)s[j];
         if (inbr) {
@@ -107,15 +146,16 @@ static int lex_atom(mailproto_imap_parser *p, const char *s, size_t n, size_t i,
             j++;
             continue;
         }
-        if (is_atom_stop(c, mode))
+        unsigned k = cls[c];
+        if (k & stop)
             break;
-        if (c == '[' && !cont && section_prefix(s + i, j - i))
+        if ((k & C_LBR) && !cont && section_prefix(s + i, j - i))
             inbr = 1;
         j++;
     }
     if (j == n) {
         if (!buffer_full(p))
-            return LEX_NEED;
+            return need_at(p, j, inbr);
         if (inbr)
             return LEX_GARBLED;
         t->partial = 1;
@@ -133,7 +173,8 @@ static int lex_atom(mailproto_imap_parser *p, const char *s, size_t n, size_t i,
 
 static int lex_text(mailproto_imap_parser *p, const char *s, size_t n, size_t i, int code, imap_tok *t)
 {
-    size_t j = i;
+    unsigned unused;
+    size_t j = resume_at(p, i, &unused);
     while (j < n) {
         unsigned char c = (unsigned char)s[j];
         if (c == '\r' || c == '\n' || (code && c == ']'))
@@ -149,7 +190,7 @@ static int lex_text(mailproto_imap_parser *p, const char *s, size_t n, size_t i,
     t->partial = 0;
     if (j == n) {
         if (!buffer_full(p))
-            return LEX_NEED;
+            return need_at(p, j, 0);
         t->partial = 1;
     }
     return LEX_OK;
@@ -285,8 +326,17 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
     const char *s = p->buf + p->start;
     size_t n = p->end - p->start, i = 0;
     int r;
-    memset(t, 0, sizeof *t);
+    if (p->rs_ok && p->rs_mode != mode)
+        p->rs_ok = 0;
+    p->rs_mode = mode;
     t->mode = mode;
+    t->partial = 0;
+    t->lit8 = 0;
+    t->star = 0;
+    t->more = 0;
+    t->esc = 0;
+    t->off = 0;
+    t->len = 0;
     if (p->qcont)
         r = lex_quoted(p, s, n, 0, t);
     else if (p->acont)
@@ -300,7 +350,7 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
             i = 1;
         if (mode == M_TEXTSTART) {
             if (i == n)
-                return LEX_NEED;
+                return buffer_full(p) ? LEX_GARBLED : LEX_NEED;
             if (s[i] == '[') {
                 t->type = T_LBRACKET;
                 t->consumed = i + 1;
@@ -313,6 +363,7 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
         while (i < n && s[i] == ' ')
             i++;
         if (i == n) {
+            p->rs_ok = 0;
             if (buffer_full(p))
                 return LEX_GARBLED;
             return LEX_NEED;
@@ -325,7 +376,7 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
         switch (c) {
         case '\r':
             if (i + 1 == n)
-                return LEX_NEED;
+                return buffer_full(p) ? LEX_GARBLED : LEX_NEED;
             if (s[i + 1] != '\n')
                 return LEX_GARBLED;
             t->type = T_CRLF;
@@ -350,7 +401,7 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
             break;
         case '~':
             if (i + 1 == n)
-                return LEX_NEED;
+                return buffer_full(p) ? LEX_GARBLED : LEX_NEED;
             if (s[i + 1] == '{') {
                 r = lex_literal(p, s, n, i + 1, 1, t);
                 break;
@@ -372,6 +423,8 @@ int mailproto__imap_peek(mailproto_imap_parser *p, int mode, imap_tok **out)
         }
     }
 done:
+    if (r != LEX_NEED)
+        p->rs_ok = 0;
     if (r == LEX_OK) {
         p->have_peek = 1;
         *out = t;
@@ -385,6 +438,8 @@ int mailproto__imap_take(mailproto_imap_parser *p, imap_tok *t)
     if (t->type == T_QUOTED) {
         /* unescape in place: the result is never longer */
         size_t r = 0, w = 0;
+        if (!t->esc)
+            r = w = t->len;
         while (r < t->len) {
             if (d[r] == '\\' && r + 1 < t->len)
                 r++;
@@ -398,6 +453,7 @@ int mailproto__imap_take(mailproto_imap_parser *p, imap_tok *t)
         p->tcont = t->partial ? (t->mode == M_CODETEXT ? 2 : 1) : 0;
     }
     t->ptr = d;
+    p->rs_ok = 0;
     p->start += t->consumed;
     p->line += t->consumed;
     p->have_peek = 0;
@@ -446,6 +502,7 @@ static void tail_add(mailproto_imap_parser *p, const char *s, size_t n)
 
 int mailproto__imap_skip(mailproto_imap_parser *p)
 {
+    p->rs_ok = 0;
     p->qcont = p->acont = p->tcont = 0;
     p->have_peek = 0;
     for (;;) {

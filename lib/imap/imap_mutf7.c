@@ -213,3 +213,24 @@ int mailproto_imap_mutf7_encode(const char *in, size_t len, char *out, size_t ca
     *out_len = n;
     return n > cap ? MAILPROTO_E_LIMIT : MAILPROTO_OK;
 }
+
+int mailproto_imap_mailbox_decode(const char *in, size_t len, int utf8_accept, char *out, size_t cap,
+                                  size_t *out_len)
+{
+    if (!utf8_accept)
+        return mailproto_imap_mutf7_decode(in, len, out, cap, out_len);
+    if ((!in && len) || !out_len || (!out && cap))
+        return MAILPROTO_E_INVALID;
+    *out_len = 0;
+    /* validate by encoding into nothing: the encoder checks UTF-8 strictly */
+    size_t need;
+    int rc = mailproto_imap_mutf7_encode(in, len, NULL, 0, &need);
+    if (rc == MAILPROTO_E_INVALID)
+        return rc;
+    *out_len = len;
+    if (len > cap)
+        return MAILPROTO_E_LIMIT;
+    if (len)
+        memcpy(out, in, len);
+    return MAILPROTO_OK;
+}

@@ -96,18 +96,29 @@ static int lexr(mailproto_imap_parser *p, int r)
 
 static mailproto_imap_event *ev_new(mailproto_imap_parser *p, int type)
 {
+    /* field by field: a memset of the whole event costs more than the parse */
     mailproto_imap_event *e = &p->ev;
-    memset(e, 0, sizeof *e);
     e->type = type;
     e->resp = p->resp;
     e->status = p->status;
     e->item = p->item;
+    e->flags = 0;
+    e->error = 0;
     e->tag.ptr = p->tag;
     e->tag.len = p->tag_len;
+    e->data.ptr = NULL;
+    e->data.len = 0;
+    e->name.ptr = NULL;
+    e->name.len = 0;
     e->seq = p->seq;
+    e->number = 0;
+    e->number2 = 0;
     if (p->w_active) {
         e->path = p->wpath;
         e->path_len = p->w_depth;
+    } else {
+        e->path = NULL;
+        e->path_len = 0;
     }
     return e;
 }
@@ -135,10 +146,8 @@ static int peek_num(mailproto_imap_parser *p, const imap_tok *t, uint64_t max, u
     return mailproto__parse_u64(p->buf + p->start + t->off, t->len, max, v);
 }
 
-static int peek_is(mailproto_imap_parser *p, const imap_tok *t, const char *word)
-{
-    return t->type == T_ATOM && !t->partial && mailproto__span_ieq(p->buf + p->start + t->off, t->len, word);
-}
+#define peek_is(p, t, word) \
+    ((t)->type == T_ATOM && !(t)->partial && IMAP_KW((p)->buf + (p)->start + (t)->off, (t)->len, word))
 
 static int take(mailproto_imap_parser *p, imap_tok *t)
 {
@@ -170,7 +179,7 @@ static int count_item(mailproto_imap_parser *p)
 static void emit_str(mailproto_imap_parser *p, const imap_tok *t, int nil)
 {
     mailproto_imap_event *e = ev_new(p, MAILPROTO_IMAP_EV_STRING);
-    if (nil && t->type == T_ATOM && !t->partial && mailproto__span_ieq(t->ptr, t->len, "NIL")) {
+    if (nil && t->type == T_ATOM && !t->partial && imap_is_nil(t->ptr, t->len)) {
         e->flags |= MAILPROTO_IMAP_EVF_NIL;
         return;
     }
@@ -304,7 +313,7 @@ static int walk_step(mailproto_imap_parser *p)
             return p->fatal;
         if (emit) {
             uint64_t v;
-            if (t->type == T_QUOTED || (!cont && mailproto__span_ieq(t->ptr, t->len, "NIL"))) {
+            if (t->type == T_QUOTED || (!cont && imap_is_nil(t->ptr, t->len))) {
                 emit_str(p, t, t->type == T_ATOM);
             } else if (!cont && !t->partial && tok_num(t, UINT64_MAX, &v) == 0) {
                 mailproto_imap_event *e = ev_new(p, MAILPROTO_IMAP_EV_NUMBER);
@@ -401,7 +410,7 @@ static int code_step(mailproto_imap_parser *p, imap_tok *t)
     copy_name(p, t->ptr, t->len);
     int code = MAILPROTO_IMAP_CODE_OTHER;
     for (size_t i = 0; i < MAILPROTO__ARRAY_LEN(code_names); i++)
-        if (mailproto__span_ieq(t->ptr, t->len, code_names[i].name)) {
+        if (t->len == strlen(code_names[i].name) && mailproto__span_ieq(t->ptr, t->len, code_names[i].name)) {
             code = code_names[i].code;
             break;
         }
@@ -485,11 +494,11 @@ static int fetch_item(mailproto_imap_parser *p, imap_tok *t)
                 return garble(p, "malformed origin");
             p->has_origin = 1;
         }
-        if (mailproto__span_ieq(s, pre, "BODY"))
+        if (IMAP_KW(s, pre, "BODY"))
             p->item = MAILPROTO_IMAP_ITEM_BODY_SECTION;
-        else if (mailproto__span_ieq(s, pre, "BINARY"))
+        else if (IMAP_KW(s, pre, "BINARY"))
             p->item = MAILPROTO_IMAP_ITEM_BINARY;
-        else if (mailproto__span_ieq(s, pre, "BINARY.SIZE") && !p->has_origin) {
+        else if (IMAP_KW(s, pre, "BINARY.SIZE") && !p->has_origin) {
             p->item = MAILPROTO_IMAP_ITEM_BINARY_SIZE;
             p->st = S_FETCH_NUM;
             return R_CONT;
@@ -501,32 +510,32 @@ static int fetch_item(mailproto_imap_parser *p, imap_tok *t)
         return R_CONT;
     }
     copy_name(p, s, n);
-    if (mailproto__span_ieq(s, n, "UID") || mailproto__span_ieq(s, n, "RFC822.SIZE")) {
+    if (IMAP_KW(s, n, "UID") || IMAP_KW(s, n, "RFC822.SIZE")) {
         p->item = n == 3 ? MAILPROTO_IMAP_ITEM_UID : MAILPROTO_IMAP_ITEM_RFC822_SIZE;
         p->st = S_FETCH_NUM;
-    } else if (mailproto__span_ieq(s, n, "FLAGS")) {
+    } else if (IMAP_KW(s, n, "FLAGS")) {
         p->item = MAILPROTO_IMAP_ITEM_FLAGS;
         p->ret = S_FETCH_ITEM;
         p->st = S_FLAGS_OPEN;
-    } else if (mailproto__span_ieq(s, n, "INTERNALDATE")) {
+    } else if (IMAP_KW(s, n, "INTERNALDATE")) {
         p->item = MAILPROTO_IMAP_ITEM_INTERNALDATE;
         p->st = S_FETCH_STR;
-    } else if (mailproto__span_ieq(s, n, "ENVELOPE")) {
+    } else if (IMAP_KW(s, n, "ENVELOPE")) {
         walk_start(p, MAILPROTO_IMAP_ITEM_ENVELOPE, 1, 0, S_FETCH_ITEM);
-    } else if (mailproto__span_ieq(s, n, "BODYSTRUCTURE")) {
+    } else if (IMAP_KW(s, n, "BODYSTRUCTURE")) {
         walk_start(p, MAILPROTO_IMAP_ITEM_BODYSTRUCTURE, 1, 0, S_FETCH_ITEM);
-    } else if (mailproto__span_ieq(s, n, "BODY")) {
+    } else if (IMAP_KW(s, n, "BODY")) {
         walk_start(p, MAILPROTO_IMAP_ITEM_BODY, 1, 0, S_FETCH_ITEM);
-    } else if (mailproto__span_ieq(s, n, "MODSEQ")) {
+    } else if (IMAP_KW(s, n, "MODSEQ")) {
         p->item = MAILPROTO_IMAP_ITEM_MODSEQ;
         p->st = S_FETCH_MODSEQ1;
-    } else if (mailproto__span_ieq(s, n, "RFC822")) {
+    } else if (IMAP_KW(s, n, "RFC822")) {
         p->item = MAILPROTO_IMAP_ITEM_RFC822;
         p->st = S_FETCH_BODYVAL;
-    } else if (mailproto__span_ieq(s, n, "RFC822.HEADER")) {
+    } else if (IMAP_KW(s, n, "RFC822.HEADER")) {
         p->item = MAILPROTO_IMAP_ITEM_RFC822_HEADER;
         p->st = S_FETCH_BODYVAL;
-    } else if (mailproto__span_ieq(s, n, "RFC822.TEXT")) {
+    } else if (IMAP_KW(s, n, "RFC822.TEXT")) {
         p->item = MAILPROTO_IMAP_ITEM_RFC822_TEXT;
         p->st = S_FETCH_BODYVAL;
     } else {
@@ -562,7 +571,7 @@ static int untagged_name(mailproto_imap_parser *p, imap_tok *t)
         {"PREAUTH", MAILPROTO_IMAP_PREAUTH},
     };
     for (size_t i = 0; i < MAILPROTO__ARRAY_LEN(names); i++)
-        if (mailproto__span_ieq(s, n, names[i].name)) {
+        if (n <= 7 && mailproto__span_ieq(s, n, names[i].name)) {
             if (take(p, t))
                 return p->fatal;
             p->status = names[i].type;
@@ -593,7 +602,7 @@ static int untagged_name(mailproto_imap_parser *p, imap_tok *t)
         {"METADATA", MAILPROTO_IMAP_EV_METADATA, S_WALK},
     };
     for (size_t i = 0; i < MAILPROTO__ARRAY_LEN(resps); i++)
-        if (mailproto__span_ieq(s, n, resps[i].name)) {
+        if (n <= 10 && mailproto__span_ieq(s, n, resps[i].name)) {
             if (take(p, t))
                 return p->fatal;
             p->resp = resps[i].resp;
@@ -997,11 +1006,11 @@ static int step(mailproto_imap_parser *p)
             return garble(p, "extended data tag expected");
         if (take(p, t))
             return p->fatal;
-        if (mailproto__span_ieq(t->ptr, t->len, "CHILDINFO")) {
+        if (IMAP_KW(t->ptr, t->len, "CHILDINFO")) {
             walk_start(p, MAILPROTO_IMAP_ITEM_CHILDINFO, 1, 0, S_LIST_EXTTAG);
             return R_CONT;
         }
-        if (mailproto__span_ieq(t->ptr, t->len, "OLDNAME")) {
+        if (IMAP_KW(t->ptr, t->len, "OLDNAME")) {
             walk_start(p, MAILPROTO_IMAP_ITEM_OLDNAME, 1, 0, S_LIST_EXTTAG);
             return R_CONT;
         }
@@ -1171,7 +1180,7 @@ static int step(mailproto_imap_parser *p)
             return garble(p, "search return data expected");
         if (take(p, t))
             return p->fatal;
-        if (mailproto__span_ieq(t->ptr, t->len, "UID")) {
+        if (IMAP_KW(t->ptr, t->len, "UID")) {
             p->item = MAILPROTO_IMAP_ITEM_UID;
             e = ev_new(p, MAILPROTO_IMAP_EV_ATOM);
             e->data.ptr = t->ptr;
@@ -1180,15 +1189,15 @@ static int step(mailproto_imap_parser *p)
             return R_EVENT;
         }
         copy_name(p, t->ptr, t->len);
-        if (mailproto__span_ieq(t->ptr, t->len, "MIN"))
+        if (IMAP_KW(t->ptr, t->len, "MIN"))
             p->item = MAILPROTO_IMAP_ITEM_MIN;
-        else if (mailproto__span_ieq(t->ptr, t->len, "MAX"))
+        else if (IMAP_KW(t->ptr, t->len, "MAX"))
             p->item = MAILPROTO_IMAP_ITEM_MAX;
-        else if (mailproto__span_ieq(t->ptr, t->len, "COUNT"))
+        else if (IMAP_KW(t->ptr, t->len, "COUNT"))
             p->item = MAILPROTO_IMAP_ITEM_COUNT;
-        else if (mailproto__span_ieq(t->ptr, t->len, "MODSEQ"))
+        else if (IMAP_KW(t->ptr, t->len, "MODSEQ"))
             p->item = MAILPROTO_IMAP_ITEM_MODSEQ;
-        else if (mailproto__span_ieq(t->ptr, t->len, "ALL")) {
+        else if (IMAP_KW(t->ptr, t->len, "ALL")) {
             p->item = MAILPROTO_IMAP_ITEM_ALL;
             p->evflags = 0;
             p->st = S_ES_SET;
@@ -1576,4 +1585,9 @@ void mailproto_imap_parser_set_authenticated(mailproto_imap_parser *p, int authe
 size_t mailproto_imap_parser_memory(const mailproto_imap_parser *p)
 {
     return p ? sizeof *p + p->cap : 0;
+}
+
+size_t mailproto_imap_parser_buffered(const mailproto_imap_parser *p)
+{
+    return p ? p->end - p->start : 0;
 }

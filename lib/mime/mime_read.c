@@ -146,8 +146,6 @@ int mailproto_mime_reader_new(mailproto_mime_reader **out, const mailproto_mem *
         r->lim.max_parts = 10000;
     if (!r->lim.max_header_bytes)
         r->lim.max_header_bytes = 64 * 1024;
-    if (!r->lim.max_line)
-        r->lim.max_line = 1 << 20;
     if (r->lim.max_depth > 4096)
         r->lim.max_depth = 4096;
     r->stack = mailproto__calloc(r->mem, r->lim.max_depth + 1, sizeof *r->stack);
@@ -372,6 +370,24 @@ static void headers_done(mailproto_mime_reader *r, uint64_t body_off)
         }
         if (r->ph[PH_DESC])
             in->description = decode_words(r, r->ph[PH_DESC], r->ph_len[PH_DESC]);
+        /* an embedded message we can follow? */
+        int identity = !in->encoding[0] || strcmp(in->encoding, "7bit") == 0 ||
+                       strcmp(in->encoding, "8bit") == 0 || strcmp(in->encoding, "binary") == 0;
+        if ((strcmp(in->type, "message/rfc822") == 0 || strcmp(in->type, "message/global") == 0) &&
+            identity && in->depth < r->lim.max_depth) {
+            for (size_t k = 0; k < N_PH; k++) {
+                r->ph[k] = NULL;
+                r->ph_len[k] = 0;
+            }
+            size_t c = new_part(r, i, body_off);
+            if (c != NONE) {
+                r->cur = c;
+                r->state = R_HEAD;
+                r->line_start = 1;
+                r->fb_active = 0;
+                return;
+            }
+        }
         /* multipart we can follow? */
         if (strncmp(in->type, "multipart/", 10) == 0) {
             in->multipart = 1;

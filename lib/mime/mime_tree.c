@@ -674,6 +674,26 @@ int mailproto_mime_part_set_encoding(mailproto_mime_part *p, int cte)
     return MAILPROTO_OK;
 }
 
+int mailproto_mime_part_set_charset(mailproto_mime_part *p, const char *charset)
+{
+    if (!p || !charset || !p->is_text || p->kind == MAILPROTO__MP_TEXT || !*charset ||
+        strlen(charset) > 40)
+        return MAILPROTO_E_INVALID;
+    for (const char *s = charset; *s; s++)
+        if (!mailproto__is_alpha((unsigned char)*s) && !mailproto__is_digit((unsigned char)*s) &&
+            !strchr("-_.:+", *s))
+            return set_err(p->m, MAILPROTO_E_INVALID, "bad charset name");
+    char *c;
+    if (mailproto__strdup(p->m->mem, charset, &c) != MAILPROTO_OK)
+        return MAILPROTO_E_NOMEM;
+    for (char *s = c; *s; s++)
+        *s = (char)mailproto__lower((unsigned char)*s);
+    mailproto__strfree(p->m->mem, p->charset);
+    p->charset = c;
+    p->m->dirty = 1;
+    return MAILPROTO_OK;
+}
+
 int mailproto_mime_part_set_header(mailproto_mime_part *p, const char *name, const char *value)
 {
     if (!p || !name || !value)
@@ -745,20 +765,14 @@ int mailproto_mime_size(mailproto_mime *m, uint64_t *size)
     mailproto__writer_reset(m);
     m->w.measure = 1;
     uint64_t total = 0;
-    static const size_t chunk = 16384;
-    unsigned char *scratch = mailproto__alloc(m->mem, chunk);
-    if (!scratch)
-        return MAILPROTO_E_NOMEM;
+    unsigned char scratch[4096]; /* counting sink: nothing is kept */
     for (;;) {
         size_t got = 0;
-        rc = mailproto__writer_read(m, scratch, chunk, &got);
-        if (rc != MAILPROTO_OK)
-            break;
-        if (got == 0)
+        rc = mailproto__writer_read(m, scratch, sizeof scratch, &got);
+        if (rc != MAILPROTO_OK || got == 0)
             break;
         total += got;
     }
-    mailproto__free(m->mem, scratch, chunk);
     total += m->w.computed;
     mailproto__writer_reset(m);
     if (rc != MAILPROTO_OK)

@@ -214,6 +214,8 @@ typedef struct scan {
     int prev_cr;
     int boundary_like;
     const mailproto_mime_part *part; /* its ancestors' delimiters must not occur */
+    unsigned u8need;                /* UTF-8 continuation bytes still expected */
+    int not_utf8;
     char head[36];                  /* the first bytes of the current line */
     size_t nhead;
 } scan;
@@ -229,14 +231,55 @@ static void scan_line_head(scan *s)
             s->boundary_like = 1;
 }
 
+/* A light UTF-8 check (lead and continuation bytes) for text parts. */
+static void u8_step(scan *s, unsigned char b)
+{
+    if (s->u8need) {
+        if ((b & 0xC0) != 0x80) {
+            s->not_utf8 = 1;
+            s->u8need = 0;
+        } else {
+            s->u8need--;
+        }
+    } else if (b >= 0xC2 && b <= 0xDF) {
+        s->u8need = 1;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        s->u8need = 2;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        s->u8need = 3;
+    } else if (b >= 0x80) {
+        s->not_utf8 = 1;
+    }
+}
+
 static void scan_feed(scan *s, const unsigned char *p, size_t n, int text)
 {
     (void)text;
     for (size_t i = 0; i < n; i++) {
+        if (s->nhead >= DELIM_LEN && !s->prev_cr) {
+            /* fast path: the middle of a line, no control characters */
+            size_t j = i;
+            uint64_t hi = 0;
+            while (j < n && p[j] >= 32 && p[j] != 127) {
+                unsigned char b = p[j];
+                if (b >= 0x80 || s->u8need)
+                    u8_step(s, b);
+                hi += b >> 7;
+                j++;
+            }
+            s->len += j - i;
+            s->col += j - i;
+            s->nonascii += hi;
+            i = j;
+            if (i == n)
+                break;
+        }
         unsigned char c = p[i];
         s->len++;
         if (c >= 0x80)
             s->nonascii++;
+        if (c >= 0x80 || s->u8need)
+            u8_step(s, c);
         if (c == 0)
             s->nul = 1;
         else if ((c < 32 && c != '\t' && c != '\r' && c != '\n') || c == 127)
@@ -341,6 +384,12 @@ static int scan_part(mailproto_mime *m, mailproto_mime_part *p)
     p->scanned = 0;
     p->ascii = 0;
     int text_norm = p->is_text;
+    if ((p->cte_declared == MAILPROTO_CTE_BASE64 || p->cte_declared == MAILPROTO_CTE_QP) &&
+        !p->is_message) {
+        /* always safe: nothing to check */
+        p->cte = p->cte_declared;
+        return MAILPROTO_OK;
+    }
     if (p->kind == MAILPROTO__MP_TEXT || p->kind == MAILPROTO__MP_DATA) {
         scan_feed(&s, p->data, p->len, text_norm);
     } else {
@@ -362,7 +411,13 @@ static int scan_part(mailproto_mime *m, mailproto_mime_part *p)
                 p->cte = p->is_text ? MAILPROTO_CTE_QP : MAILPROTO_CTE_BASE64;
             return MAILPROTO_OK;
         }
+        int b8 = (m->flags & MAILPROTO_MIME_8BIT) != 0;
         for (;;) {
+            /* other parts: base64 is certain once the content is not text-like */
+            if (!p->is_text && !p->is_message && !p->cte_declared &&
+                !(m->flags & MAILPROTO_MIME_BINARY) &&
+                (s.nul || s.ctrl || s.bare || (s.nonascii && !b8)))
+                break;
             size_t got = 0;
             int rc = mailproto_source_read(src, m->w.ibuf, sizeof m->w.ibuf, &got);
             if (rc == MAILPROTO_AGAIN)
@@ -378,6 +433,8 @@ static int scan_part(mailproto_mime *m, mailproto_mime_part *p)
     }
     scan_end(&s);
     p->scanned = 1;
+    if (p->is_text && !p->charset && (s.not_utf8 || s.u8need))
+        return fail(m, MAILPROTO_E_INVALID, "a text part is not UTF-8: give its charset");
     if (p->is_text) {
         /* text is normalised to CRLF, so bare line breaks are fine */
     }

@@ -24,10 +24,9 @@ struct mailproto_smtp {
     mailproto__err err;
     mailproto__smtp_engine e;
     mailproto__drive drive;
+    mailproto__drive_tp tp;
     mailproto_transport *t;
     int mode;
-    int connecting;     /* TCP connect still running (non-blocking) */
-    uint64_t connect_deadline;
 };
 
 static const mailproto_mem *mem_of(const mailproto_smtp *s) { return s->has_mem ? &s->mem : NULL; }
@@ -182,85 +181,9 @@ static const mailproto__drive_engine smtp_vt = {
     vt_deadline,
 };
 
-/* ---- the transport as the drive loop sees it ---- */
-
-static int io_send(void *ctx, const void *buf, size_t len, size_t *done)
-{
-    mailproto_smtp *s = ctx;
-    return mailproto_transport_send(s->t, buf, len, done);
-}
-
-static int io_recv(void *ctx, void *buf, size_t cap, size_t *done)
-{
-    mailproto_smtp *s = ctx;
-    return mailproto_transport_recv(s->t, buf, cap, done);
-}
-
-static int io_start_tls(void *ctx)
-{
-    mailproto_smtp *s = ctx;
-    mailproto__trace_note(&s->e.trace, "smtp: TLS handshake with %s", s->e.cfg.host ? s->e.cfg.host : "");
-    return mailproto_transport_start_tls(s->t, s->e.cfg.tls, s->e.cfg.host);
-}
-
-static int io_step(void *ctx, uint64_t now)
-{
-    mailproto_smtp *s = ctx;
-    return mailproto_transport_step(s->t, now);
-}
-
-static int io_wait(void *ctx, int interest, int timeout_ms)
-{
-    mailproto_smtp *s = ctx;
-    return mailproto_transport_wait(s->t, interest, timeout_ms);
-}
-
-static int io_interest(void *ctx)
-{
-    mailproto_smtp *s = ctx;
-    return mailproto_transport_io_interest(s->t);
-}
-
-static int io_timeout(void *ctx, uint64_t now)
-{
-    mailproto_smtp *s = ctx;
-    return mailproto_transport_timeout_ms(s->t, now);
-}
-
-static uint64_t now_ms(const mailproto_smtp *s)
-{
-    mailproto_clock_fn clk = s->e.cfg.clock ? s->e.cfg.clock : mailproto_clock_monotonic_ms;
-    return clk(s->e.cfg.clock_ctx);
-}
-
-/* Transport errors: keep errno / the Mbed TLS code in the last reply. */
-static int net_fail(mailproto_smtp *s, int rc)
-{
-    const mailproto_reply *te = s->t ? mailproto_transport_last_error(s->t) : NULL;
-    int st = mailproto__smtp_engine_fail(&s->e, rc);
-    if (te) {
-        s->err.pub.tls_error = te->tls_error;
-        s->err.pub.sys_errno = te->sys_errno;
-        if (st == rc && te->message && te->message[0])
-            mailproto__fmt(s->err.msg, sizeof s->err.msg, "%s", te->message);
-    }
-    return st;
-}
-
 /* One drive pass; transport details are added to errors. */
 static int drive(mailproto_smtp *s, uint64_t now, const mailproto_smtp_event **ev)
 {
-    *ev = NULL;
-    if (s->connecting) {
-        int rc = mailproto_transport_step(s->t, now);
-        if (rc == MAILPROTO_AGAIN) {
-            s->drive.interest = mailproto_transport_io_interest(s->t);
-            return MAILPROTO_AGAIN;
-        }
-        if (rc != MAILPROTO_OK)
-            return net_fail(s, rc);
-        s->connecting = 0;
-    }
     const void *v = NULL;
     int rc = mailproto__drive_run(&s->drive, &smtp_vt, &s->e, now, &v);
     *ev = v;
@@ -270,6 +193,9 @@ static int drive(mailproto_smtp *s, uint64_t now, const mailproto_smtp_event **e
             s->err.pub.tls_error = te->tls_error;
             s->err.pub.sys_errno = te->sys_errno;
         }
+        /* the transport's own sentence says more (which certificate check) */
+        if (te && te->status == rc && s->err.pub.status == rc && te->message && te->message[0])
+            mailproto__fmt(s->err.msg, sizeof s->err.msg, "%s", te->message);
     }
     return rc;
 }
@@ -308,7 +234,7 @@ int mailproto_smtp_connect(mailproto_smtp *s)
         tc.trace_ctx = c->trace_ctx;
         rc = mailproto_transport_tcp(&s->t, &tc, mem_of(s));
         if (rc == MAILPROTO_AGAIN)
-            s->connecting = 1;
+            s->drive.connecting = 1;
         else if (rc != MAILPROTO_OK && s->t) {
             const mailproto_reply *te = mailproto_transport_last_error(s->t);
             s->err.pub.sys_errno = te->sys_errno;
@@ -323,28 +249,19 @@ int mailproto_smtp_connect(mailproto_smtp *s)
         return rc;
     }
     s->mode = MODE_NET;
-    mailproto__drive_io io = {s,       io_send, io_recv,     io_start_tls,
-                              io_step, io_wait, io_interest, io_timeout};
+    int connecting = s->drive.connecting;
+    s->tp.t = s->t;
+    s->tp.tls = c->tls;
+    s->tp.host = c->host;
+    mailproto__drive_io io;
+    mailproto__drive_io_transport(&io, &s->tp);
     mailproto__drive_init(&s->drive, &io, !c->nonblocking, c->clock ? c->clock : mailproto_clock_monotonic_ms,
                           c->clock_ctx);
+    s->drive.connecting = connecting;
     mailproto__smtp_engine_start(&s->e);
     if (c->nonblocking)
         return MAILPROTO_AGAIN;
-    /* blocking: connect, then run until the session is ready */
-    while (s->connecting) {
-        uint64_t now = now_ms(s);
-        rc = mailproto_transport_step(s->t, now);
-        if (rc == MAILPROTO_OK) {
-            s->connecting = 0;
-            break;
-        }
-        if (rc != MAILPROTO_AGAIN)
-            return net_fail(s, rc);
-        int t = mailproto_transport_timeout_ms(s->t, now);
-        rc = mailproto_transport_wait(s->t, mailproto_transport_io_interest(s->t), t < 0 ? 1000 : t);
-        if (rc != MAILPROTO_OK && rc != MAILPROTO_E_TIMEOUT)
-            return net_fail(s, rc);
-    }
+    /* blocking: connect (the drive steps it), then run until the session is ready */
     for (;;) {
         const mailproto_smtp_event *ev;
         rc = drive(s, 0, &ev);
@@ -430,7 +347,7 @@ void mailproto_smtp_free(mailproto_smtp *s)
 {
     if (!s)
         return;
-    if (s->mode == MODE_NET && s->t && mailproto__smtp_engine_idle(&s->e) && !s->connecting) {
+    if (s->mode == MODE_NET && s->t && mailproto__smtp_engine_idle(&s->e) && !s->drive.connecting) {
         if (!s->e.cfg.nonblocking) {
             s->e.cfg.inactivity_timeout_ms = 1000;
             mailproto_smtp_quit(s);

@@ -641,6 +641,16 @@ static int write_env_cmd(mailproto__smtp_engine *e, size_t i)
     ob o = ob_begin(e);
     char path[300];
     int u8;
+    if (e->pre_rset) {
+        if (i == 0) {
+            ob_str(&o, "RSET\r\n");
+            if (!ob_end(&o, -1))
+                return 0;
+            e->arm_wait = 1;
+            return 1;
+        }
+        i--;
+    }
     if (i == 0) {
         int n = mailproto__smtp_path(env->from, 1, e->utf8, path, sizeof path, &u8);
         if (n < 0)
@@ -810,7 +820,9 @@ static int check_envelope(mailproto__smtp_engine *e, const mailproto_envelope *e
             return mailproto__err_set(er, rw, "body source cannot rewind");
         if (bad)
             return mailproto__err_set(er, MAILPROTO_E_UNSUPPORTED,
-                                      "8-bit body but the server lacks 8BITMIME");
+                                      env->body == MAILPROTO_BODY_7BIT
+                                          ? "8-bit data in a body declared 7bit"
+                                          : "8-bit body but the server lacks 8BITMIME");
     }
     e->utf8 = utf8;
     e->body_param = bp;
@@ -825,6 +837,16 @@ int mailproto__smtp_engine_submit(mailproto__smtp_engine *e, const mailproto_env
         return MAILPROTO_E_CLOSED;
     if (e->state != ST_READY || e->pending || e->out_len != e->out_off)
         return mailproto__err_set(e->err, MAILPROTO_E_STATE, "the session is not ready");
+    if (e->eof) {
+        mailproto__err_set(e->err, MAILPROTO_E_CLOSED, "the server closed the connection");
+        return die(e, MAILPROTO_E_CLOSED);
+    }
+    if (e->in_len > e->in_off) {
+        /* bytes nobody asked for: taking them as the next reply would
+         * desynchronize the session */
+        mailproto__err_set(e->err, MAILPROTO_E_PROTOCOL, "the server sent data without a command");
+        return die(e, MAILPROTO_E_PROTOCOL);
+    }
     mailproto__err_clear(e->err);
     int rc = check_envelope(e, env, body);
     if (rc != MAILPROTO_OK)
@@ -837,7 +859,10 @@ int mailproto__smtp_engine_submit(mailproto__smtp_engine *e, const mailproto_env
     e->body = body;
     e->pipeline = (e->caps.mask & MAILPROTO_SMTP_CAP_PIPELINING) && !e->cfg.no_pipelining;
     e->pipeline_data = e->pipeline && !env->require_all && !e->use_bdat;
-    e->n_cmds = 1 + env->n_rcpt + (e->pipeline_data ? 1 : 0);
+    /* RFC 5321 allows MAIL right after a completed transaction; an RSET in
+     * between (pipelined when possible) makes a clean start certain. */
+    e->pre_rset = e->need_rset;
+    e->n_cmds = (e->pre_rset ? 1u : 0u) + 1 + env->n_rcpt + (e->pipeline_data ? 1 : 0);
     e->cmd_sent = e->cmd_replied = 0;
     e->body_eof = e->end_queued = e->bdat_last = 0;
     e->bdat_inflight = 0;
@@ -893,6 +918,24 @@ static int on_envelope_reply(mailproto__smtp_engine *e)
     size_t i = e->cmd_replied++;
     int code = e->reply.code;
     e->arm_wait = 1;
+    if (e->pre_rset) {
+        if (i == 0) { /* RSET between messages */
+            e->need_rset = 0;
+            if (!is2(code)) {
+                record_reply(e);
+                res_code(e);
+                mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "RSET refused");
+                e->msg_fail = MAILPROTO_E_REJECTED;
+                if (!e->pipeline) {
+                    e->cmd_sent = e->n_cmds;
+                    return finish_msg(e, MAILPROTO_E_REJECTED);
+                }
+            }
+            e->timeout_kind = TO_MAIL;
+            return MAILPROTO_OK;
+        }
+        i--;
+    }
     if (i == 0) { /* MAIL */
         if (!is2(code)) {
             record_reply(e);
@@ -1006,6 +1049,7 @@ static int on_data_end_reply(mailproto__smtp_engine *e)
         }
         rcpt_event(e, r);
         if (e->final_left == 0) {
+            e->need_rset = 1;
             e->msg_fail = e->res.n_accepted ? MAILPROTO_OK : MAILPROTO_E_REJECTED;
             if (e->msg_fail)
                 mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "every recipient was refused");
@@ -1013,8 +1057,11 @@ static int on_data_end_reply(mailproto__smtp_engine *e)
         }
         return MAILPROTO_EVENT;
     }
-    if (is2(code))
+    if (is2(code)) {
+        e->need_rset = 1;
         return finish_msg(e, MAILPROTO_OK);
+    }
+    e->need_rset = 1;
     record_reply(e);
     mailproto__err_set(e->err, MAILPROTO_E_REJECTED, "the message was refused");
     return finish_msg(e, MAILPROTO_E_REJECTED);
@@ -1040,6 +1087,7 @@ static int on_bdat_reply(mailproto__smtp_engine *e)
 
 static int on_rset_reply(mailproto__smtp_engine *e)
 {
+    e->need_rset = 0;
     int st = e->msg_fail ? e->msg_fail : MAILPROTO_E_REJECTED;
     return finish_msg(e, st);
 }
@@ -1324,13 +1372,15 @@ int mailproto__smtp_engine_fail(mailproto__smtp_engine *e, int status)
         e->dead = MAILPROTO_E_CLOSED;
         return MAILPROTO_E_CLOSED;
     }
-    if (e->env && (status == MAILPROTO_E_CLOSED || status == MAILPROTO_E_IO)) {
+    if (e->env) {
+        /* Whatever broke the connection, what the caller needs to know is
+         * whether the message may have been delivered. */
         int st = e->res.data_complete ? MAILPROTO_E_OUTCOME_UNKNOWN : MAILPROTO_E_NOT_SENT;
         mailproto__err_set(e->err, st,
                            st == MAILPROTO_E_NOT_SENT
-                               ? "connection lost before the end of data was sent"
-                               : "connection lost after the end of data, before the reply");
-        e->err->pub.sys_errno = 0;
+                               ? "connection lost before the end of data was sent (%s)"
+                               : "connection lost after the end of data, before the reply (%s)",
+                           mailproto_strerror(status));
         return die(e, st);
     }
     if (e->err->pub.status != status)
@@ -1477,7 +1527,9 @@ int mailproto__smtp_engine_next(mailproto__smtp_engine *e, uint64_t now,
         size_t len;
         if (!take_line(e, &line, &len))
             break;
-        mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_RECEIVED, MAILPROTO_TRACE_REPLY, line, len);
+        /* the trace sees the line with its line ending, as sent */
+        mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_RECEIVED, MAILPROTO_TRACE_REPLY, line,
+                              (size_t)((const char *)e->in + e->in_off - line));
         rc = mailproto__smtp_reply_line(&e->reply, line, len);
         if (rc < 0) {
             mailproto__err_set(e->err, rc, rc == MAILPROTO_E_LIMIT

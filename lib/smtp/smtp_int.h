@@ -131,7 +131,9 @@ typedef struct mailproto__smtp_engine {
     const mailproto_envelope *env;
     mailproto_source *body;
     mailproto_smtp_result res;
-    size_t n_cmds;      /* MAIL + RCPTs (+ DATA when pipelined) */
+    size_t n_cmds;      /* [RSET +] MAIL + RCPTs (+ DATA when pipelined) */
+    int pre_rset;       /* this envelope starts with RSET (a message came before) */
+    int need_rset;      /* a transaction completed since the last RSET */
     size_t cmd_sent;    /* commands of the envelope written */
     size_t cmd_replied; /* replies received */
     int pipeline;       /* write the envelope without waiting */

@@ -218,6 +218,23 @@ static double memcpy_run(const corpus *c, int reps)
     return (double)c->len * reps / dt / 1e6;
 }
 
+/* memcpy in 4 KiB pieces into one 4 KiB buffer: what any parser that copies
+ * input into a small buffer must at least do */
+static double memcpy4k_run(const corpus *c, int reps)
+{
+    static char dst[4096];
+    double t0 = now();
+    for (int r = 0; r < reps; r++) {
+        for (size_t off = 0; off < c->len; off += sizeof dst) {
+            size_t k = c->len - off < sizeof dst ? c->len - off : sizeof dst;
+            memcpy(dst, c->p + off, k);
+            __asm__ volatile("" : : "r"(dst) : "memory");
+        }
+    }
+    double dt = now() - t0;
+    return (double)c->len * reps / dt / 1e6;
+}
+
 int main(int argc, char **argv)
 {
     int scale = argc > 1 ? atoi(argv[1]) : 1;
@@ -241,18 +258,21 @@ int main(int argc, char **argv)
     printf("body corpus: 64 x BODY[] {1 MiB}, %.1f MB\n", body.len / 1e6);
     reps = 5 * scale;
     double mc = memcpy_run(&body, reps);
+    double mc4 = memcpy4k_run(&body, reps);
     double etpan_b = etpan_run(&body, reps);
     double ours_4k = ours_run(&body, reps, 4096, 0, &sink);
     double ours_64k = ours_run(&body, reps, 65536, 0, &sink);
     printf("  memcpy of the same bytes:               %8.1f MB/s\n", mc);
+    printf("  memcpy in 4 KiB pieces (4 KiB target):  %8.1f MB/s\n", mc4);
     printf("  libetpan mailimap_response_parse:       %8.1f MB/s   (%.2fx memcpy)\n", etpan_b, etpan_b / mc);
     printf("  libmailproto, 4 KiB buffer (feed):      %8.1f MB/s   (%.2fx memcpy, %.1fx libetpan)\n", ours_4k,
            ours_4k / mc, ours_4k / etpan_b);
     printf("  libmailproto, 64 KiB buffer (feed):     %8.1f MB/s   (%.2fx memcpy, %.1fx libetpan)\n", ours_64k,
            ours_64k / mc, ours_64k / etpan_b);
-    printf("goal: >= 10x libetpan on metadata: %s (%.1fx); >= 0.5x memcpy on bodies: %s (%.2fx)\n",
+    printf("goal: >= 10x libetpan on metadata: %s (%.1fx); >= 0.5x memcpy on bodies: %s (%.2fx of memcpy, "
+           "%.2fx of 4 KiB-piece memcpy)\n",
            ours / etpan >= 10 ? "met" : "NOT met", ours / etpan, ours_4k / mc >= 0.5 ? "met" : "NOT met",
-           ours_4k / mc);
+           ours_4k / mc, ours_4k / mc4);
     if (sink == 42)
         printf("\n");
     free(meta.p);

@@ -23,10 +23,17 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WITH = os.path.join(HERE, 'with-servers')
-START = os.path.join(HERE, 'start')
 STOP = os.path.join(HERE, 'stop')
 PY = sys.executable
 failures = []
+
+
+class Abort(BaseException):
+    """Time is up or we were told to stop: unwind, stopping every stack (the finally blocks)."""
+
+
+def abort(signum, _frame):
+    raise Abort('signal %d' % signum)
 
 
 def expect(cond, what):
@@ -44,12 +51,29 @@ def inner():
         f.write(' '.join(os.environ[k] for k in ('SMTP_PORT', 'SMTPS_PORT', 'IMAP_PORT', 'IMAPS_PORT',
                                                  'POP3_PORT', 'POP3S_PORT')))
     # nested: reuses this stack (same directory), and the stack survives it
-    r = subprocess.run([WITH, PY, '-c', 'import os, sys; sys.exit(0 if os.environ["MAILPROTO_SERVERS_DIR"] == %r else 5)' % d],
+    r = run([WITH, PY, '-c', 'import os, sys; sys.exit(0 if os.environ["MAILPROTO_SERVERS_DIR"] == %r else 5)' % d],
                        timeout=60)
     expect(r.returncode == 0, 'nested with-servers returned %d' % r.returncode)
     expect(os.path.exists(os.path.join(d, 'env')), 'nested with-servers removed the outer stack')
     socket.create_connection(('127.0.0.1', int(os.environ['IMAPS_PORT'])), timeout=5).close()
     sys.exit(7)
+
+
+def run(cmd, timeout, **kw):
+    """subprocess.run, but an interrupted child gets SIGTERM first, so that
+    with-servers can stop its stack (subprocess.run would SIGKILL it)."""
+    p = subprocess.Popen(cmd, **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except BaseException:
+        p.terminate()
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        raise
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
 def referring(base):
@@ -112,7 +136,7 @@ def case(name):
             print('ok   %s (%.1f s)' % (name, time.monotonic() - t0), flush=True)
         finally:
             for d in os.listdir(base):        # never leave a stack behind, even on failure
-                subprocess.run([STOP, os.path.join(base, d)], timeout=60)
+                run([STOP, os.path.join(base, d)], timeout=60)
             try:
                 os.rmdir(base)
             except OSError:
@@ -127,22 +151,24 @@ def main():
     if os.geteuid() != 0:
         print('harness_test: not root: skipped')
         return 77
-    signal.alarm(110)
+    signal.signal(signal.SIGALRM, abort)
+    signal.signal(signal.SIGTERM, abort)
+    signal.alarm(170)
 
     @case('with-servers: env exported, CMD status returned, nested run reuses the stack, nothing left')
     def _(base, env):
         portfile = os.path.join(base, 'ports')
-        r = subprocess.run([WITH, PY, __file__, '--inner', portfile], env=env, timeout=90)
+        r = run([WITH, PY, __file__, '--inner', portfile], env=env, timeout=90)
         expect(r.returncode == 7, 'with-servers returned %d, CMD returned 7' % r.returncode)
         ports = [int(p) for p in open(portfile).read().split()]
         os.unlink(portfile)
-        expect(len(ports) == 6 and all(20000 <= p < 32000 for p in ports), 'ports %r' % ports)
+        expect(len(ports) == 6 and all(20000 <= p < 65000 for p in ports), 'ports %r' % ports)
         nothing_left(base)
 
     @case('with-servers: a stack that cannot start is a failure (exit 1, not 77), nothing left')
     def _(base, env):
         env = dict(env, MAILPROTO_SERVERS_START_TIMEOUT='0')
-        r = subprocess.run([WITH, 'true'], env=env, timeout=90, stderr=subprocess.DEVNULL)
+        r = run([WITH, 'true'], env=env, timeout=90, stderr=subprocess.DEVNULL)
         expect(r.returncode == 1, 'with-servers returned %d' % r.returncode)
         nothing_left(base)
 
@@ -176,11 +202,11 @@ def main():
 
     @case('stop: idempotent; refuses a directory start did not make')
     def _(base, env):
-        r = subprocess.run([STOP, os.path.join(base, 'mailproto-srv.gone')], timeout=10)
+        r = run([STOP, os.path.join(base, 'mailproto-srv.gone')], timeout=10)
         expect(r.returncode == 0, 'stop of a missing directory returned %d' % r.returncode)
         foreign = os.path.join(base, 'mailproto-srv.foreign')
         os.mkdir(foreign)
-        r = subprocess.run([STOP, foreign], timeout=10, stderr=subprocess.DEVNULL)
+        r = run([STOP, foreign], timeout=10, stderr=subprocess.DEVNULL)
         expect(r.returncode == 1 and os.path.isdir(foreign), 'stop touched a foreign directory')
         os.rmdir(foreign)
 

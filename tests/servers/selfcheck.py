@@ -16,6 +16,7 @@ import hmac
 import imaplib
 import os
 import poplib
+import re
 import signal
 import smtplib
 import socket
@@ -26,7 +27,7 @@ import uuid
 
 TIMEOUT = 15            # every socket operation
 DELIVERY_WAIT = 20      # seconds for a message to reach the mailbox
-TOTAL = 55              # the whole self-check
+TOTAL = 75              # the whole self-check (it takes 5-25 s)
 
 E = os.environ
 HOST = 'localhost'
@@ -336,6 +337,25 @@ def _():
         expect(code == 235, 'answered %d %r' % (code, resp))
 
 
+@check('SMTP SASL through Postfix: SCRAM-SHA-256 (non-ASCII password), SCRAM-SHA-1, XOAUTH2, OAUTHBEARER')
+def _():
+    def login(mech, auth):
+        with smtplib.SMTP_SSL(HOST, SMTPS_PORT, timeout=TIMEOUT, context=ctx()) as s:
+            s.ehlo('selfcheck.test')
+            code, resp = s.auth(mech, auth, initial_response_ok=True)
+            expect(code == 235, '%s answered %d %r' % (mech, code, resp))
+
+    def smtp_style(fn):
+        # smtplib calls authobject() for the initial response and wants text
+        return lambda challenge=None: fn(challenge if challenge is not None else b'').decode('ascii')
+    for h, mech, user, pw in (('sha256', 'SCRAM-SHA-256', USER3, PASS3), ('sha1', 'SCRAM-SHA-1', USER2, PASS2)):
+        sc = Scram(h, user, pw)
+        login(mech, smtp_style(sc))
+        expect(getattr(sc, 'verified', False), '%s: server signature not checked' % mech)
+    login('XOAUTH2', lambda c=None: 'user=%s\x01auth=Bearer %s\x01\x01' % (USER1, PASS1))
+    login('OAUTHBEARER', lambda c=None: 'n,a=%s,\x01auth=Bearer %s\x01\x01' % (USER1, PASS1))
+
+
 BIG = None
 
 
@@ -475,22 +495,52 @@ def _():
     login('OAUTHBEARER', lambda _: ('n,a=%s,\x01auth=Bearer %s\x01\x01' % (USER1, PASS1)).encode())
 
 
-@check('IMAP: 25 connections of one user at once (mail_max_userip_connections raised)')
+@check('IMAP: 30 connections of one user at once, half STARTTLS (through the forwarder), half implicit TLS')
 def _():
     conns = []
     try:
-        for _ in range(25):
-            m = imaplib.IMAP4_SSL(HOST, IMAPS_PORT, ssl_context=ctx(), timeout=TIMEOUT)
+        for i in range(30):
+            if i % 2:
+                m = imaplib.IMAP4_SSL(HOST, IMAPS_PORT, ssl_context=ctx(), timeout=TIMEOUT)
+            else:
+                m = imaplib.IMAP4(HOST, IMAP_PORT, timeout=TIMEOUT)
+                m.starttls(ssl_context=ctx())
             conns.append(m)
             m.login(USER1, PASS1)
             typ, _ = m.select('INBOX')
             expect(typ == 'OK', 'SELECT %s on connection %d' % (typ, len(conns)))
+        for m in conns:                     # all still usable
+            typ, _ = m.noop()
+            expect(typ == 'OK', 'NOOP %s' % typ)
     finally:
         for m in conns:
             try:
                 m.logout()
             except Exception:  # noqa: BLE001
                 pass
+
+
+@check('SMTP: 50 messages over one connection, all delivered')
+def _():
+    subject = 'batch %s' % TAG
+    with smtplib.SMTP_SSL(HOST, SMTPS_PORT, timeout=TIMEOUT, context=ctx()) as s:
+        s.login(USER2, PASS2)
+        for i in range(50):
+            msg, _ = message(USER2, 'batch%d' % i, subject)
+            expect(s.sendmail(USER2, [USER2], msg) == {}, 'message %d refused' % i)
+    m = imaplib.IMAP4_SSL(HOST, IMAPS_PORT, ssl_context=ctx(), timeout=TIMEOUT)
+    m.login(USER2, PASS2)
+    deadline = time.monotonic() + DELIVERY_WAIT
+    while True:
+        m.select('INBOX')
+        typ, data = m.uid('SEARCH', 'SUBJECT', '"%s"' % subject)
+        n = len(data[0].split())
+        if n == 50:
+            break
+        expect(n < 50, '%d copies delivered' % n)
+        expect(time.monotonic() < deadline, 'only %d of 50 arrived within %d s' % (n, DELIVERY_WAIT))
+        time.sleep(0.2)
+    m.logout()
 
 
 @check('IMAP: the 6 MiB message and the BDAT message arrived byte for byte')
@@ -624,6 +674,32 @@ def _():
         raise AssertionError('a wrong password logged in')
     finally:
         p.close()
+
+
+@check('POP3 APOP: greeting timestamp; APOP after STLS and over implicit TLS (non-ASCII password)')
+def _():
+    p = poplib.POP3(HOST, POP3_PORT, timeout=TIMEOUT)
+    try:
+        expect(re.search(rb'<[^<>@]+@[^<>]+>', p.getwelcome()), 'no APOP timestamp: %r' % p.getwelcome())
+        try:
+            p.apop(USER1, PASS1)
+        except poplib.error_proto:
+            pass
+        else:
+            raise AssertionError('APOP succeeded without TLS')
+    finally:
+        p.close()
+    p = poplib.POP3(HOST, POP3_PORT, timeout=TIMEOUT)
+    try:
+        p.stls(context=ctx())
+        expect(p.apop(USER1, PASS1).startswith(b'+OK'), 'APOP after STLS')
+    finally:
+        p.quit()
+    p = poplib.POP3_SSL(HOST, POP3S_PORT, timeout=TIMEOUT, context=ctx())
+    try:
+        expect(p.apop(USER3, PASS3).startswith(b'+OK'), 'APOP with the non-ASCII password')
+    finally:
+        p.quit()
 
 
 @check('POP3: DELE then QUIT removes the message (STLS and implicit TLS); RSET keeps it')

@@ -131,6 +131,7 @@ typedef struct script {
     char sent[512];
     size_t sent_len;
     int tls_steps;            /* AGAINs before the handshake completes */
+    int connect_steps;        /* AGAINs before the TCP connect completes */
     int tls_started;
     int tls_fail;
     uint64_t clock;
@@ -194,6 +195,8 @@ static int s_step(void *ctx, uint64_t now)
 {
     script *s = ctx;
     (void)now;
+    if (s->connect_steps > 0)
+        return --s->connect_steps ? MAILPROTO_AGAIN : MAILPROTO_OK;
     if (s->tls_steps > 0)
         s->tls_steps--;
     return s->tls_steps ? MAILPROTO_AGAIN : MAILPROTO_OK;
@@ -302,6 +305,28 @@ static void blocking_waits_and_times_out(void **state)
     assert_int_equal(s.clock, 1000 + 20 + 5000);
 }
 
+/* A TCP connect still running is stepped before the engine writes. */
+static void connect_stepping(void **state)
+{
+    (void)state;
+    static const char *const cmds[] = {"HI"};
+    static const char *const segs[] = {"ok\n"};
+    toy t = {.cmds = cmds, .n_cmds = 1};
+    script s = {.segs = segs, .n_segs = 1, .connect_steps = 3};
+    mailproto__drive d;
+    setup(&d, &s, 0);
+    d.connecting = 1;
+    const void *ev;
+    assert_int_equal(mailproto__drive_run(&d, &toy_vt, &t, 0, &ev), MAILPROTO_AGAIN);
+    assert_int_equal(s.sends, 0);
+    assert_int_equal(mailproto__drive_interest(&d), MAILPROTO_IO_READ | MAILPROTO_IO_WRITE);
+    assert_int_equal(mailproto__drive_run(&d, &toy_vt, &t, 0, &ev), MAILPROTO_AGAIN);
+    assert_int_equal(mailproto__drive_run(&d, &toy_vt, &t, 0, &ev), MAILPROTO_EVENT);
+    assert_string_equal(ev, "ok");
+    assert_memory_equal(s.sent, "HI\r\n", 4);
+    assert_false(d.connecting);
+}
+
 static void eof_and_io_errors(void **state)
 {
     (void)state;
@@ -327,6 +352,7 @@ int main(void)
         cmocka_unit_test(nonblocking_round_trip),
         cmocka_unit_test(tls_upgrade_and_injection_isolation),
         cmocka_unit_test(blocking_waits_and_times_out),
+        cmocka_unit_test(connect_stepping),
         cmocka_unit_test(eof_and_io_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,12 +141,16 @@ static inline int cp_parse(const char *s, size_t len, cp_cmd *c)
             need_sep = 1;
             continue;
         }
-        /* atom-ish: anything up to SP, ( ) or CR; brackets of BODY[...] may hold spaces */
+        /* atom-ish: anything up to SP, ( ) or CR; brackets of BODY[...] may hold
+         * spaces (when no ']' closes them, it was a plain astring after all) */
         size_t j = i;
-        int br = 0;
+        int br = 0, nobr = 0;
+    rescan:
+        j = i;
+        br = 0;
         while (j < len) {
             unsigned char u = (unsigned char)s[j];
-            if (u == '[' && !br) {
+            if (u == '[' && !br && !nobr) {
                 /* only a FETCH section ("BODY[...]") may hold spaces */
                 static const char *pre[] = {"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE"};
                 for (size_t q = 0; q < sizeof pre / sizeof pre[0]; q++)
@@ -159,9 +163,18 @@ static inline int cp_parse(const char *s, size_t len, cp_cmd *c)
                 br--;
             if (!br && (u == ' ' || u == '(' || u == ')' || u == '\r'))
                 break;
-            if (u < 0x20 || u == 0x7f || u == '"' || u == '{')
+            if (u < 0x20 || u == 0x7f || u == '"' || u == '{') {
+                if (br) {
+                    nobr = 1;
+                    goto rescan;
+                }
                 return -1;
+            }
             j++;
+        }
+        if (br && !nobr) {
+            nobr = 1;
+            goto rescan;
         }
         if (cp_add(c, 'a', s + i, j - i))
             return -1;

@@ -196,11 +196,17 @@ static void test_atoms_raw_limits(void **state)
     mailproto_imap_cmd_number(&c, 5);
     mailproto_imap_cmd_atom(&c, "+FLAGS.SILENT");
     mailproto_imap_cmd_open(&c);
-    mailproto_imap_cmd_raw(&c, "\\Seen");
+    mailproto_imap_cmd_flag(&c, "\\Seen");
+    mailproto_imap_cmd_flag(&c, "$Junk");
     mailproto_imap_cmd_raw(&c, "\\Deleted");
     mailproto_imap_cmd_close(&c);
     assert_int_equal(mailproto_imap_cmd_end(&c), MAILPROTO_OK);
-    expect_cmd(&c, "A3 STORE 5 +FLAGS.SILENT (\\Seen \\Deleted)\r\n");
+    expect_cmd(&c, "A3 STORE 5 +FLAGS.SILENT (\\Seen $Junk \\Deleted)\r\n");
+    static const char *badflags[] = {"\\", "", "\\Se en", "a)b", "\\\\x", "x\r\n"};
+    for (size_t i = 0; i < sizeof badflags / sizeof badflags[0]; i++) {
+        mailproto_imap_cmd_begin(&c, buf, sizeof buf, 0, "A3", "X");
+        assert_int_equal(mailproto_imap_cmd_flag(&c, badflags[i]), MAILPROTO_E_INVALID);
+    }
     mailproto_imap_cmd_begin(&c, buf, sizeof buf, 0, "A3", "X");
     mailproto_imap_cmd_open(&c);
     assert_int_equal(mailproto_imap_cmd_end(&c), MAILPROTO_E_INVALID); /* unbalanced */
@@ -352,9 +358,10 @@ static void test_append_ext(void **state)
     mailproto_imap_cmd_mailbox(&c, "inbox", 5);
     mailproto_imap_cmd_mailbox(&c, "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 28);
     mailproto_imap_cmd_mailbox(&c, "A&B", 3);
-    mailproto_imap_cmd_mailbox(&c, "\x1a[x", 3); /* fuzz finding (test side): '[' in an atom */
+    mailproto_imap_cmd_mailbox(&c, "\x1a[x", 3); /* fuzz findings (test side): '[' in an atom */
+    mailproto_imap_cmd_astring(&c, "BODY[[_[", 8);
     mailproto_imap_cmd_end(&c);
-    expect_cmd(&c, "A2 SELECT INBOX ~peter/mail/&U,BTFw-/&ZeVnLIqe- A&-B &ABo-[x\r\n");
+    expect_cmd(&c, "A2 SELECT INBOX ~peter/mail/&U,BTFw-/&ZeVnLIqe- A&-B &ABo-[x BODY[[_[\r\n");
     mailproto_imap_cmd_begin(&c, buf, sizeof buf, MAILPROTO_IMAP_CMD_UTF8, "A3", "SELECT");
     mailproto_imap_cmd_mailbox(&c, "Entw\xc3\xbcrfe", 9);
     mailproto_imap_cmd_end(&c);
@@ -422,6 +429,20 @@ static void test_mutf7(void **state)
     static const size_t bad8len[] = {2, 3, 4, 2, 3, 1};
     for (size_t i = 0; i < sizeof bad8 / sizeof bad8[0]; i++)
         assert_int_equal(mailproto_imap_mutf7_encode(bad8[i], bad8len[i], out, sizeof out, &n), MAILPROTO_E_INVALID);
+    /* mailbox names from the server: mUTF-7, or UTF-8 under UTF8=ACCEPT */
+    assert_int_equal(mailproto_imap_mailbox_decode("Entw&APw-rfe", 12, 0, out, sizeof out, &n), MAILPROTO_OK);
+    assert_int_equal(n, 9);
+    assert_memory_equal(out, "Entw\xc3\xbcrfe", 9);
+    assert_int_equal(mailproto_imap_mailbox_decode("Entw\xc3\xbcrfe", 9, 1, out, sizeof out, &n), MAILPROTO_OK);
+    assert_int_equal(n, 9);
+    assert_memory_equal(out, "Entw\xc3\xbcrfe", 9);
+    assert_int_equal(mailproto_imap_mailbox_decode("Entw&APw-rfe", 12, 1, out, sizeof out, &n), MAILPROTO_OK);
+    assert_int_equal(n, 12); /* no mUTF-7 decoding in UTF-8 mode */
+    assert_int_equal(mailproto_imap_mailbox_decode("a\xc3", 2, 1, out, sizeof out, &n), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_mailbox_decode("a\0b", 3, 1, out, sizeof out, &n), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_mailbox_decode("\xc3\xbc", 2, 0, out, sizeof out, &n), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_mailbox_decode("abc", 3, 1, out, 2, &n), MAILPROTO_E_LIMIT);
+
     /* measuring and a short buffer */
     assert_int_equal(mailproto_imap_mutf7_encode("\xc3\xbc", 2, NULL, 0, &n), MAILPROTO_E_LIMIT);
     assert_int_equal(n, 5);
@@ -541,6 +562,22 @@ static void test_build_envelope(void **state)
         assert_string_equal(e->in_reply_to, "<a@b>");
         assert_string_equal(e->message_id, "<id@x>\"");
         assert_null(mailproto_imap_build_body(&bt->b));
+    }
+    /* a 10 000-byte subject literal and a 9 000-byte quoted subject: pieces joined in the arena */
+    for (int quoted = 0; quoted < 2; quoted++) {
+        size_t sl = quoted ? 9000 : 10000;
+        char *big = malloc(sl + 200);
+        size_t k = (size_t)sprintf(big, quoted ? "* 1 FETCH (ENVELOPE (NIL \"" : "* 1 FETCH (ENVELOPE (NIL {%zu}\r\n", sl);
+        for (size_t j = 0; j < sl; j++)
+            big[k + j] = (char)('a' + j % 26);
+        k += sl;
+        k += (size_t)sprintf(big + k, "%s NIL NIL NIL NIL NIL NIL NIL NIL))\r\n", quoted ? "\"" : "");
+        build_from(bt, big, k, MAILPROTO_IMAP_ITEM_ENVELOPE, 1000);
+        assert_int_equal(bt->rc, MAILPROTO_EVENT);
+        const mailproto_imap_envelope *e = mailproto_imap_build_envelope(&bt->b);
+        assert_int_equal(strlen(e->subject), sl);
+        assert_int_equal(e->subject[sl - 1], 'a' + (sl - 1) % 26);
+        free(big);
     }
     free(bt);
 }

@@ -161,6 +161,46 @@ static void test_garbled_resync(void **state)
     free(out);
 }
 
+/* The buffer can be full with a token that needs one more byte: a CR at the
+ * very end, or "~" before "{".  That must never wait for input that cannot
+ * fit (it would stall forever). */
+static void test_full_buffer_edges(void **state)
+{
+    (void)state;
+    int rc;
+    for (int which = 0; which < 3; which++) {
+        static char in[12000];
+        size_t k = (size_t)sprintf(in, "* 1 FETCH (UID");
+        /* 4095 spaces: once "UID" is taken and the buffer compacted, the
+         * special byte is the last one of the full 4 KiB buffer */
+        for (int sp = 0; sp < 4095; sp++)
+            in[k++] = ' ';
+        if (which == 0)
+            k += (size_t)sprintf(in + k, "\r\n");
+        else if (which == 1)
+            k += (size_t)sprintf(in + k, "~{3}\r\nabc)\r\n");
+        else
+            k += (size_t)sprintf(in + k, "5)\r\n");
+        k += (size_t)sprintf(in + k, "* 7 EXISTS\r\n");
+        char *out = run(in, k, NULL, 1, &rc);
+        assert_int_equal(rc, MAILPROTO_E_CLOSED);
+        /* garbled and skipped (leading spaces count toward a token that fills the buffer) */
+        assert_non_null(strstr(out, "e-30"));
+        assert_non_null(strstr(out, "n7/0"));
+        free(out);
+    }
+    /* "* OK" then a full buffer of spaces and the CR last */
+    static char ok[9000];
+    size_t k = (size_t)sprintf(ok, "* 1 FETCH (UID 5)");
+    for (int sp = 0; sp < 4095; sp++)
+        ok[k++] = ' ';
+    k += (size_t)sprintf(ok + k, "\r\n* 7 EXISTS\r\n");
+    char *out = run(ok, k, NULL, 1, &rc);
+    assert_int_equal(rc, MAILPROTO_E_CLOSED);
+    assert_non_null(strstr(out, "n7/0"));
+    free(out);
+}
+
 static void test_unterminated_quoted(void **state)
 {
     (void)state;
@@ -589,7 +629,18 @@ static void test_api_misuse(void **state)
     assert_int_equal(mailproto_imap_parser_next(p, &e), MAILPROTO_E_CLOSED);
     assert_int_equal(mailproto_imap_parser_feed(p, "x", 1, NULL), MAILPROTO_E_STATE);
     mailproto_imap_parser_reset(p);
+    assert_int_equal(mailproto_imap_parser_buffered(p), 0);
+    assert_int_equal(mailproto_imap_parser_buffered(NULL), 0);
+    /* STARTTLS injection: bytes after the tagged OK are visible */
     size_t used;
+    static const char inj[] = "A2 OK begin TLS\r\n* 1 EXISTS\r\n";
+    assert_int_equal(mailproto_imap_parser_feed(p, inj, sizeof inj - 1, &used), MAILPROTO_OK);
+    int seen_end = 0;
+    while (!seen_end && mailproto_imap_parser_next(p, &e) == MAILPROTO_EVENT)
+        seen_end = e->type == MAILPROTO_IMAP_EV_END;
+    assert_true(seen_end);
+    assert_int_equal(mailproto_imap_parser_buffered(p), 12);
+    mailproto_imap_parser_reset(p);
     assert_int_equal(mailproto_imap_parser_feed(p, "* 1 EXISTS\r\n", 12, &used), MAILPROTO_OK);
     assert_int_equal(mailproto_imap_parser_next(p, &e), MAILPROTO_EVENT);
     assert_int_equal(e->type, MAILPROTO_IMAP_EV_EXISTS);
@@ -602,6 +653,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_literal_counts),   cmocka_unit_test(test_garbled_resync),
         cmocka_unit_test(test_unterminated_quoted), cmocka_unit_test(test_nesting),
+        cmocka_unit_test(test_full_buffer_edges),
         cmocka_unit_test(test_limits),           cmocka_unit_test(test_endless_line),
         cmocka_unit_test(test_gib_literal),      cmocka_unit_test(test_mib_quoted_string),
         cmocka_unit_test(test_million_uids),     cmocka_unit_test(test_api_misuse),

@@ -388,12 +388,102 @@ static void test_typed_fetch(void **state)
     free(c);
 }
 
+static void test_typed_more(void **state)
+{
+    (void)state;
+    collected *c = calloc(1, sizeof *c);
+    static const char in[] = "* THREAD (2)(3 6 (4 23))\r\n"
+                             "* ESEARCH (TAG \"A283\") UID ALL 2,10:11,5:*\r\n"
+                             "* VANISHED (EARLIER) 41,43:116\r\n"
+                             "* 5 FETCH (BINARY[1] ~{3}\r\nab\0 MODSEQ (7))\r\n"
+                             "+ dGVzdA==\r\n"
+                             "* LIST (\\Marked) NIL \"x\" (\"CHILDINFO\" (\"SUBSCRIBED\") \"X-FOO\" (a 12))\r\n"
+                             "* STATUS {3}\r\na b (UIDVALIDITY 7 HIGHESTMODSEQ 9223372036854775807 X-NEW 5)\r\n"
+                             "* CAPABILITY IMAP4rev1 LITERAL+\r\n";
+    assert_int_equal(collect(in, sizeof in - 1, c), MAILPROTO_E_CLOSED);
+    size_t i = 0;
+    /* THREAD: open [0], 2 at [0.0], close, open [1], 3 [1.0], 6 [1.1], open [1.2] ... */
+    static const int thread_types[] = {MAILPROTO_IMAP_EV_THREAD, MAILPROTO_IMAP_EV_OPEN, MAILPROTO_IMAP_EV_NUMBER,
+                                       MAILPROTO_IMAP_EV_CLOSE, MAILPROTO_IMAP_EV_OPEN, MAILPROTO_IMAP_EV_NUMBER,
+                                       MAILPROTO_IMAP_EV_NUMBER, MAILPROTO_IMAP_EV_OPEN, MAILPROTO_IMAP_EV_NUMBER,
+                                       MAILPROTO_IMAP_EV_NUMBER, MAILPROTO_IMAP_EV_CLOSE, MAILPROTO_IMAP_EV_CLOSE,
+                                       MAILPROTO_IMAP_EV_END};
+    static const unsigned thread_depth[] = {0, 1, 2, 1, 1, 2, 2, 2, 3, 3, 2, 1, 0};
+    for (size_t k = 0; k < sizeof thread_types / sizeof thread_types[0]; k++, i++) {
+        assert_int_equal(c->ev[i].type, thread_types[k]);
+        assert_int_equal(c->ev[i].path_len, thread_depth[k]);
+    }
+    assert_int_equal(c->ev[2].number, 2);
+    assert_int_equal(c->ev[9].number, 23);
+    /* ESEARCH */
+    assert_int_equal(c->ev[i].type, MAILPROTO_IMAP_EV_ESEARCH);
+    assert_int_equal(c->ev[i + 1].item, MAILPROTO_IMAP_ITEM_TAG);
+    assert_string_equal(c->ev[i + 1].data.ptr, "A283");
+    assert_int_equal(c->ev[i + 2].item, MAILPROTO_IMAP_ITEM_UID);
+    assert_int_equal(c->ev[i + 3].type, MAILPROTO_IMAP_EV_RANGE);
+    assert_int_equal(c->ev[i + 3].item, MAILPROTO_IMAP_ITEM_ALL);
+    assert_int_equal(c->ev[i + 4].number, 10);
+    assert_int_equal(c->ev[i + 4].number2, 11);
+    assert_int_equal(c->ev[i + 5].number, 5);
+    assert_true(c->ev[i + 5].flags & MAILPROTO_IMAP_EVF_STAR2);
+    assert_false(c->ev[i + 5].flags & MAILPROTO_IMAP_EVF_STAR1);
+    assert_int_equal(c->ev[i + 6].type, MAILPROTO_IMAP_EV_END);
+    i += 7;
+    /* VANISHED (EARLIER) */
+    assert_int_equal(c->ev[i].type, MAILPROTO_IMAP_EV_VANISHED);
+    assert_true(c->ev[i].flags & MAILPROTO_IMAP_EVF_EARLIER);
+    assert_int_equal(c->ev[i + 2].number, 43);
+    assert_int_equal(c->ev[i + 2].number2, 116);
+    i += 4;
+    /* literal8 with a NUL, then MODSEQ */
+    assert_int_equal(c->ev[i].type, MAILPROTO_IMAP_EV_FETCH);
+    assert_int_equal(c->ev[i + 1].type, MAILPROTO_IMAP_EV_LITERAL_BEGIN);
+    assert_int_equal(c->ev[i + 1].item, MAILPROTO_IMAP_ITEM_BINARY);
+    assert_true(c->ev[i + 1].flags & MAILPROTO_IMAP_EVF_LITERAL8);
+    assert_int_equal(c->ev[i + 2].data.len, 3);
+    assert_memory_equal(c->text[i + 2], "ab\0", 3);
+    assert_int_equal(c->ev[i + 3].type, MAILPROTO_IMAP_EV_LITERAL_END);
+    assert_int_equal(c->ev[i + 4].item, MAILPROTO_IMAP_ITEM_MODSEQ);
+    assert_int_equal(c->ev[i + 4].number, 7);
+    i += 6;
+    /* continuation with base64 */
+    assert_int_equal(c->ev[i].type, MAILPROTO_IMAP_EV_CONTINUE);
+    assert_string_equal(c->ev[i + 1].data.ptr, "dGVzdA==");
+    i += 3;
+    /* LIST with NIL delimiter, CHILDINFO and an unknown extension */
+    assert_int_equal(c->ev[i].type, MAILPROTO_IMAP_EV_LIST);
+    const mailproto_imap_event *e = find(c, MAILPROTO_IMAP_EV_STRING, MAILPROTO_IMAP_ITEM_DELIM, i);
+    assert_true(e->flags & MAILPROTO_IMAP_EVF_NIL);
+    e = find(c, MAILPROTO_IMAP_EV_STRING, MAILPROTO_IMAP_ITEM_CHILDINFO, i);
+    assert_string_equal(e->data.ptr, "SUBSCRIBED");
+    e = find(c, MAILPROTO_IMAP_EV_ATOM, MAILPROTO_IMAP_ITEM_LIST_EXT, i);
+    assert_string_equal(e->data.ptr, "X-FOO");
+    e = find(c, MAILPROTO_IMAP_EV_NUMBER, MAILPROTO_IMAP_ITEM_LIST_EXT, i);
+    assert_int_equal(e->number, 12);
+    /* STATUS with a literal mailbox name */
+    e = find(c, MAILPROTO_IMAP_EV_MBSTATUS, -1, i);
+    i = (size_t)(e - c->ev);
+    assert_string_equal(c->ev[i + 1].data.ptr, "a b");
+    assert_true(c->ev[i + 1].flags & MAILPROTO_IMAP_EVF_LITERAL);
+    assert_int_equal(c->ev[i + 2].item, MAILPROTO_IMAP_ITEM_UIDVALIDITY);
+    assert_true(c->ev[i + 3].number == (uint64_t)INT64_MAX);
+    assert_int_equal(c->ev[i + 4].item, MAILPROTO_IMAP_ITEM_OTHER);
+    assert_int_equal(c->ev[i + 4].name.len, 5);
+    /* CAPABILITY */
+    e = find(c, MAILPROTO_IMAP_EV_CAPABILITY, -1, i);
+    i = (size_t)(e - c->ev);
+    assert_string_equal(c->ev[i + 2].data.ptr, "LITERAL+");
+    assert_int_equal(c->ev[c->n - 1].type, MAILPROTO_IMAP_EV_END);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transcripts_split),
         cmocka_unit_test(test_typed_status),
         cmocka_unit_test(test_typed_fetch),
+        cmocka_unit_test(test_typed_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

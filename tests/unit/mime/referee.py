@@ -148,7 +148,33 @@ def check_case(d, c):
                 err(case, f'generated attachment differs ({len(data)} bytes)')
 
 
+def selftest():
+    """The checks must be able to fail: each broken message is caught."""
+    long_word = b'=?UTF-8?B?' + base64.b64encode('\u00e9'.encode() * 40) + b'?='
+    split_char = b'=?UTF-8?B?' + base64.b64encode('\u00e9'.encode()[:1]) + b'?='
+    padded = b'=?UTF-8?B?' + base64.b64encode(b'ab') + b'?= =?UTF-8?Q?c?='
+    broken = {
+        'bare LF': b'Subject: x\r\n\r\nbody\nmore\r\n',
+        'long line': b'Subject: x\r\n\r\n' + b'x' * 1000 + b'\r\n',
+        'long header': b'Subject: ' + b'y' * 90 + b'\r\n\r\nbody\r\n',
+        'long word': b'Subject: ' + long_word + b'\r\n\r\nbody\r\n',
+        'split char': b'Subject: ' + split_char + b'\r\n\r\nbody\r\n',
+        'padding': b'Subject: ' + padded + b'\r\n\r\nbody\r\n',
+        'bcc': b'Bcc: a@b.example\r\n\r\nbody\r\n',
+        'base64 line': b'Content-Transfer-Encoding: base64\r\n\r\n' + b'QUJD' * 20 + b'\r\n',
+    }
+    for what, raw in broken.items():
+        before = len(errors)
+        msg = BytesParser(policy=email.policy.default).parsebytes(raw)
+        check_raw('selftest', raw, msg)
+        if len(errors) == before:
+            print(f'FAIL referee self-test: {what} not caught')
+            sys.exit(1)
+        del errors[before:]
+
+
 def main():
+    selftest()
     gen = sys.argv[1]
     extra = sys.argv[2:]
     with tempfile.TemporaryDirectory() as d:

@@ -203,7 +203,7 @@ static void cte_by_scanning(void **state)
     (void)state;
     static char longline[2000], mostly[400], binary[256];
     memset(longline, 'x', sizeof longline - 1);
-    for (size_t i = 0; i + 1 < sizeof mostly; i += 2)
+    for (size_t i = 0; i + 2 < sizeof mostly; i += 2)
         memcpy(mostly + i, i % 20 == 0 ? "ab" : "\xc3\xa9", 2);
     for (int i = 0; i < 256; i++)
         binary[i] = (char)i;
@@ -281,6 +281,47 @@ static void empty_multipart_is_an_error(void **state)
     assert_int_equal(mailproto_mime_data(m, NULL, "multipart/mixed", NULL, "x", 1, NULL), MAILPROTO_E_INVALID);
     assert_int_equal(mailproto_mime_data(m, mp, "application/x", NULL, "x", 1, &leaf), 0);
     assert_int_equal(mailproto_mime_data(m, leaf, "application/x", NULL, "x", 1, NULL), MAILPROTO_E_INVALID);
+    mailproto_mime_free(m);
+}
+
+static void text_charset_labels(void **state)
+{
+    (void)state;
+    /* text from memory in Latin-1: converted to UTF-8, or kept as Latin-1 when asked */
+    uint32_t seed = 12;
+    mailproto_mime *m = simple(&seed);
+    assert_int_equal(mailproto_mime_text(m, NULL, "text/plain", "The caf\xe9 is open", 16, "latin1", NULL), 0);
+    assert_int_equal(mailproto_mime_set_text_charset(m, "x-unknown"), MAILPROTO_E_UNSUPPORTED);
+    assert_int_equal(mailproto_mime_set_text_charset(m, "iso-8859-1"), 0);
+    assert_int_equal(mailproto_mime_text(m, NULL, "text/html", "\xe2\x82\xac", 3, NULL, NULL),
+                     MAILPROTO_E_INVALID); /* the euro sign is not in Latin-1: no '?' */
+    assert_int_equal(mailproto_mime_text(m, NULL, "text/html", "The caf\xc3\xa9 is open", 17, NULL, NULL), 0);
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    char *s = as_str(&o);
+    assert_non_null(strstr(s, "text/plain; charset=utf-8"));
+    assert_non_null(strstr(s, "text/html; charset=iso-8859-1"));
+    assert_non_null(strstr(s, "caf=C3=A9"));
+    assert_non_null(strstr(s, "caf=E9"));
+    free(o.p);
+    mailproto_mime_free(m);
+
+    /* text from a source: labelled, or it must be UTF-8 */
+    seed = 12;
+    m = simple(&seed);
+    mailproto_source src;
+    mailproto_source_mem(&src, "caf\xe9\n", 5);
+    mailproto_mime_part *p;
+    assert_int_equal(mailproto_mime_source_part(m, NULL, "text/plain", NULL, &src, &p), 0);
+    o = (outbuf){0};
+    assert_int_equal(read_all(m, 4096, &o), MAILPROTO_E_INVALID);
+    free(o.p);
+    assert_int_equal(mailproto_mime_part_set_charset(p, "ISO-8859-1"), 0);
+    assert_int_equal(mailproto_mime_part_set_charset(p, "bad name"), MAILPROTO_E_INVALID);
+    o = (outbuf){0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    assert_non_null(strstr(as_str(&o), "text/plain; charset=iso-8859-1"));
+    free(o.p);
     mailproto_mime_free(m);
 }
 
@@ -544,6 +585,7 @@ int main(void)
         cmocka_unit_test(cte_by_scanning),
         cmocka_unit_test(text_line_breaks_become_crlf),
         cmocka_unit_test(empty_multipart_is_an_error),
+        cmocka_unit_test(text_charset_labels),
         cmocka_unit_test(read_once_sources),
         cmocka_unit_test(constant_memory),
         cmocka_unit_test(allocation_failures),

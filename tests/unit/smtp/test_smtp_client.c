@@ -252,8 +252,8 @@ static void nonblocking_several_sends(void **state)
     STEPS(&s, "S:220 mx ESMTP\r\n", "C:EHLO localhost\r\n", "S:250-mx\r\n250 PIPELINING\r\n",
           "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
           "S:250 ok\r\n250 ok\r\n354 go\r\n", "C:one\r\n.\r\n", "S:250 ok 1\r\n",
-          "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
-          "S:250 ok\r\n250 ok\r\n354 go\r\n", "C:two\r\n.\r\n", "S:250 ok 2\r\n", "C:QUIT\r\n",
+          "C:RSET\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
+          "S:250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "C:two\r\n.\r\n", "S:250 ok 2\r\n", "C:QUIT\r\n",
           "S:221 bye\r\n");
     mailproto_io io = srv_io(&s, 0);
     mailproto_smtp_config cfg = base_cfg(&s, &io);
@@ -485,6 +485,68 @@ static void blocking_greeting_timeout(void **state)
     mailproto_smtp_free(h);
 }
 
+/* Freeing an idle session says QUIT first; AUTH failure leaves it usable. */
+static void free_sends_quit(void **state)
+{
+    (void)state;
+    server s;
+    memset(&s, 0, sizeof s);
+    STEPS(&s, "S:220 mx\r\n", "C:EHLO localhost\r\n", "S:250-mx\r\n250 AUTH PLAIN\r\n",
+          "C:AUTH PLAIN AHUAeA==\r\n", "S:535 5.7.8 no\r\n", "C:QUIT\r\n", "S:221 bye\r\n");
+    mailproto_io io = srv_io(&s, 1);
+    mailproto_smtp_config cfg = base_cfg(&s, &io);
+    cfg.security = MAILPROTO_SEC_PLAIN;
+    cfg.allow_plaintext_auth = 1;
+    cfg.username = "u";
+    cfg.password = "x";
+    mailproto_smtp *h = NULL;
+    assert_int_equal(mailproto_smtp_new(&h, &cfg, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_smtp_connect(h), MAILPROTO_E_AUTH);
+    assert_false(mailproto_is_fatal(MAILPROTO_E_AUTH));
+    assert_int_equal(mailproto_smtp_last_reply(h)->code, 535);
+    assert_string_equal(mailproto_smtp_last_reply(h)->enhanced, "");
+    mailproto_smtp_free(h);
+    assert_false(s.mismatch);
+    assert_int_equal(s.idx, s.n);
+}
+
+/* Fail the N-th allocation for every N: a clean error, nothing leaked. */
+static void allocation_failures(void **state)
+{
+    (void)state;
+    int saw_ok = 0;
+    for (size_t n = 1; n < 8; n++) {
+        server s;
+        memset(&s, 0, sizeof s);
+        STEPS(&s, "S:220 mx\r\n", "C:EHLO localhost\r\n", "S:250 mx\r\n", "C:MAIL FROM:<a@example.test>\r\n",
+              "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n",
+              "S:354 go\r\n", "C:x\r\n.\r\n", "S:250 ok\r\n", "C:QUIT\r\n", "S:221 bye\r\n");
+        mailproto_io io = srv_io(&s, 1);
+        mailproto_smtp_config cfg = base_cfg(&s, &io);
+        cfg.security = MAILPROTO_SEC_PLAIN;
+        test_alloc a;
+        mailproto_mem mem = test_mem(&a);
+        a.fail_at = n;
+        mailproto_smtp *h = NULL;
+        int rc = mailproto_smtp_new(&h, &cfg, &mem);
+        if (rc == MAILPROTO_OK)
+            rc = mailproto_smtp_connect(h);
+        if (rc == MAILPROTO_OK) {
+            static const char *const one[] = {"b@example.test"};
+            mailproto_envelope env = {.from = "a@example.test", .rcpt = one, .n_rcpt = 1};
+            mailproto_source src;
+            mailproto_source_mem(&src, "x", 1);
+            rc = mailproto_smtp_send(h, &env, &src, NULL);
+        }
+        assert_true(rc == MAILPROTO_OK || rc == MAILPROTO_E_NOMEM);
+        saw_ok |= rc == MAILPROTO_OK;
+        mailproto_smtp_free(h);
+        assert_int_equal(a.live, 0);
+        assert_int_equal(a.size_errors, 0);
+    }
+    assert_true(saw_ok); /* past the last allocation everything works */
+}
+
 static void api_edges(void **state)
 {
     (void)state;
@@ -550,6 +612,8 @@ int main(void)
         cmocka_unit_test(ten_mib_constant_memory),
         cmocka_unit_test(drops_blocking),
         cmocka_unit_test(blocking_greeting_timeout),
+        cmocka_unit_test(free_sends_quit),
+        cmocka_unit_test(allocation_failures),
         cmocka_unit_test(api_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,25 @@ static void plain_session_one_message(void **state)
     free(c);
 }
 
+/* Two messages on one connection: RSET in between (its own round trip
+ * without PIPELINING). */
+static void two_messages_rset_between(void **state)
+{
+    (void)state;
+    static const mailproto_envelope env = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "x";
+    c->body_len = 1;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_OK 250;RCPT 0 250;SENT MAILPROTO_OK 250;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n",
+          "C:x\r\n.\r\n", "S:250 ok\r\n", "SUBMIT", "C:RSET\r\n", "S:250 ok\r\n",
+          "C:MAIL FROM:<a@example.test>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n",
+          "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "C:x\r\n.\r\n", "S:250 ok\r\n");
+    free(c);
+}
+
 /* STARTTLS, then EHLO again; what the server said before TLS is forgotten
  * (pre-TLS AUTH PLAIN only, post-TLS SCRAM offered too). */
 static void starttls_forgets_and_auth_plain(void **state)
@@ -521,6 +540,39 @@ static void eightbit_size_dsn_utf8(void **state)
     free(c);
 }
 
+/* Extensions off: DSN parameters left out, enhanced codes read as text. */
+static void extensions_off(void **state)
+{
+    (void)state;
+    static const char *const orcpt[] = {"x@example.test"};
+    static const mailproto_envelope env = {
+        .from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1, .orcpt = orcpt,
+        .dsn_notify = MAILPROTO_DSN_NOTIFY_NEVER, .dsn_ret = MAILPROTO_DSN_RET_FULL, .dsn_envid = "e1"};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "x";
+    c->body_len = 1;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_OK 250;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
+          "S:250 2.1.0 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", "S:250 2.1.5 ok\r\n",
+          "C:DATA\r\n", "S:354 go\r\n", "C:x\r\n.\r\n", "S:250 2.0.0 ok\r\n");
+    assert_string_equal(c->rcpt0.enhanced, "");
+    assert_string_equal(c->rcpt0.text, "2.1.5 ok");
+    assert_string_equal(c->res.enhanced, "");
+    free(c);
+    /* with DSN offered the same envelope carries them */
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "x";
+    c->body_len = 1;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_OK 250;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 DSN\r\n", "SUBMIT",
+          "C:MAIL FROM:<a@example.test> RET=FULL ENVID=e1\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test> NOTIFY=NEVER ORCPT=rfc822;x@example.test\r\n", "S:250 ok\r\n",
+          "C:DATA\r\n", "S:354 go\r\n", "C:x\r\n.\r\n", "S:250 ok\r\n");
+    free(c);
+}
+
 static void idna_domain(void **state)
 {
     (void)state;
@@ -936,10 +988,47 @@ static void scram_server_signature(void **state)
     free(c);
 }
 
+/* The progress callback cancels: after DATA/354 the connection must be
+ * dropped (the message must not be completed); with BDAT an RSET does. */
+static int cancel_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    (void)total;
+    return done > 0;
+}
+
+static void progress_cancels(void **state)
+{
+    (void)state;
+    static const mailproto_envelope env = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->cfg.progress = cancel_progress;
+    c->env = &env;
+    c->body = "body";
+    c->body_len = 4;
+    c->final_rc = MAILPROTO_E_CANCELLED;
+    c->events = "READY;RCPT 0 250;";
+    CONVO(c, GREET, EHLO_C, "S:250 mx\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n", "S:250 ok\r\n",
+          "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n");
+    assert_int_equal(c->res.status, MAILPROTO_E_CANCELLED);
+    assert_int_equal(c->res.data_complete, 0);
+    free(c);
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->cfg.progress = cancel_progress;
+    c->env = &env;
+    c->body = "body";
+    c->body_len = 4;
+    c->events = "READY;RCPT 0 250;SENT MAILPROTO_E_CANCELLED 0;";
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 CHUNKING\r\n", "SUBMIT", "C:MAIL FROM:<a@example.test>\r\n",
+          "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:RSET\r\n", "S:250 ok\r\n");
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plain_session_one_message),
+        cmocka_unit_test(two_messages_rset_between),
         cmocka_unit_test(starttls_forgets_and_auth_plain),
         cmocka_unit_test(trace_redacts_credentials),
         cmocka_unit_test(starttls_injection),
@@ -953,6 +1042,7 @@ int main(void)
         cmocka_unit_test(lmtp_per_recipient),
         cmocka_unit_test(chunking_bdat),
         cmocka_unit_test(eightbit_size_dsn_utf8),
+        cmocka_unit_test(extensions_off),
         cmocka_unit_test(idna_domain),
         cmocka_unit_test(injection_in_envelope),
         cmocka_unit_test(timeouts),
@@ -961,6 +1051,7 @@ int main(void)
         cmocka_unit_test(auth_mechanisms),
         cmocka_unit_test(oauth_refresh_once),
         cmocka_unit_test(scram_server_signature),
+        cmocka_unit_test(progress_cancels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
