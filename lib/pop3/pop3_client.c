@@ -31,9 +31,9 @@ struct mailproto_pop3 {
     mailproto__err err;
     mailproto__pop3_engine e;
     mailproto__drive drive;
+    mailproto__drive_tp tp;
     mailproto_transport *t;
     int mode;
-    int connecting;
     sync_item *batch;
     size_t batch_cap;
 };
@@ -184,84 +184,9 @@ static const mailproto__drive_engine pop3_vt = {
     vt_deadline,
 };
 
-/* ---- the transport as the drive loop sees it ---- */
-
-static int io_send(void *ctx, const void *buf, size_t len, size_t *done)
-{
-    mailproto_pop3 *p = ctx;
-    return mailproto_transport_send(p->t, buf, len, done);
-}
-
-static int io_recv(void *ctx, void *buf, size_t cap, size_t *done)
-{
-    mailproto_pop3 *p = ctx;
-    return mailproto_transport_recv(p->t, buf, cap, done);
-}
-
-static int io_start_tls(void *ctx)
-{
-    mailproto_pop3 *p = ctx;
-    mailproto__trace_note(&p->e.trace, "pop3: TLS handshake with %s",
-                          p->e.cfg.host ? p->e.cfg.host : "");
-    return mailproto_transport_start_tls(p->t, p->e.cfg.tls, p->e.cfg.host);
-}
-
-static int io_step(void *ctx, uint64_t now)
-{
-    mailproto_pop3 *p = ctx;
-    return mailproto_transport_step(p->t, now);
-}
-
-static int io_wait(void *ctx, int interest, int timeout_ms)
-{
-    mailproto_pop3 *p = ctx;
-    return mailproto_transport_wait(p->t, interest, timeout_ms);
-}
-
-static int io_interest(void *ctx)
-{
-    mailproto_pop3 *p = ctx;
-    return mailproto_transport_io_interest(p->t);
-}
-
-static int io_timeout(void *ctx, uint64_t now)
-{
-    mailproto_pop3 *p = ctx;
-    return mailproto_transport_timeout_ms(p->t, now);
-}
-
-static uint64_t now_ms(const mailproto_pop3 *p)
-{
-    mailproto_clock_fn clk = p->e.cfg.clock ? p->e.cfg.clock : mailproto_clock_monotonic_ms;
-    return clk(p->e.cfg.clock_ctx);
-}
-
-static int net_fail(mailproto_pop3 *p, int rc)
-{
-    const mailproto_reply *te = p->t ? mailproto_transport_last_error(p->t) : NULL;
-    int st = mailproto__pop3_engine_fail(&p->e, rc);
-    if (te) {
-        p->err.pub.tls_error = te->tls_error;
-        p->err.pub.sys_errno = te->sys_errno;
-        if (st == rc && te->message && te->message[0])
-            mailproto__fmt(p->err.msg, sizeof p->err.msg, "%s", te->message);
-    }
-    return st;
-}
-
+/* One drive pass; transport details are added to errors. */
 static int drive(mailproto_pop3 *p, uint64_t now, const mailproto_pop3_event **ev)
 {
-    *ev = NULL;
-    if (p->connecting) {
-        int rc = mailproto_transport_step(p->t, now);
-        if (rc == MAILPROTO_AGAIN) {
-            p->drive.interest = mailproto_transport_io_interest(p->t);
-            return MAILPROTO_AGAIN;
-        }
-        if (rc != MAILPROTO_OK)
-            return net_fail(p, rc);
-        p->connecting = 0;
-    }
     const void *v = NULL;
     int rc = mailproto__drive_run(&p->drive, &pop3_vt, &p->e, now, &v);
     *ev = v;
@@ -271,6 +196,9 @@ static int drive(mailproto_pop3 *p, uint64_t now, const mailproto_pop3_event **e
             p->err.pub.tls_error = te->tls_error;
             p->err.pub.sys_errno = te->sys_errno;
         }
+        /* the transport's own sentence says more (which certificate check) */
+        if (te && te->status == rc && p->err.pub.status == rc && te->message && te->message[0])
+            mailproto__fmt(p->err.msg, sizeof p->err.msg, "%s", te->message);
     }
     return rc;
 }
@@ -308,7 +236,9 @@ int mailproto_pop3_connect(mailproto_pop3 *p)
         tc.trace_ctx = c->trace_ctx;
         rc = mailproto_transport_tcp(&p->t, &tc, mem_of(p));
         if (rc == MAILPROTO_AGAIN)
-            p->connecting = 1;
+            p->drive.connecting = 1;
+        else if (rc != MAILPROTO_OK && p->t)
+            p->err.pub.sys_errno = mailproto_transport_last_error(p->t)->sys_errno;
     }
     if (rc != MAILPROTO_OK && rc != MAILPROTO_AGAIN) {
         mailproto__err_set(&p->err, rc, "cannot connect to %s", c->host ? c->host : "the server");
@@ -319,28 +249,19 @@ int mailproto_pop3_connect(mailproto_pop3 *p)
         return rc;
     }
     p->mode = MODE_NET;
-    mailproto__drive_io io = {p,       io_send, io_recv,     io_start_tls,
-                              io_step, io_wait, io_interest, io_timeout};
+    int connecting = p->drive.connecting;
+    p->tp.t = p->t;
+    p->tp.tls = c->tls;
+    p->tp.host = c->host;
+    mailproto__drive_io io;
+    mailproto__drive_io_transport(&io, &p->tp);
     mailproto__drive_init(&p->drive, &io, !c->nonblocking,
                           c->clock ? c->clock : mailproto_clock_monotonic_ms, c->clock_ctx);
+    p->drive.connecting = connecting;
     mailproto__pop3_engine_start(&p->e);
     if (c->nonblocking)
         return MAILPROTO_AGAIN;
-    while (p->connecting) {
-        uint64_t now = now_ms(p);
-        rc = mailproto_transport_step(p->t, now);
-        if (rc == MAILPROTO_OK) {
-            p->connecting = 0;
-            break;
-        }
-        if (rc != MAILPROTO_AGAIN)
-            return net_fail(p, rc);
-        int t = mailproto_transport_timeout_ms(p->t, now);
-        rc = mailproto_transport_wait(p->t, mailproto_transport_io_interest(p->t),
-                                      t < 0 ? 1000 : t);
-        if (rc != MAILPROTO_OK && rc != MAILPROTO_E_TIMEOUT)
-            return net_fail(p, rc);
-    }
+    /* blocking: connect (the drive steps it), then run until logged in */
     for (;;) {
         const mailproto_pop3_event *ev;
         rc = drive(p, 0, &ev);
