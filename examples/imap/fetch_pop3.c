@@ -3,7 +3,10 @@
  * (DESIGN.md section 17).
  *
  *   list                     NUMBER SIZE UIDL per message
- *   fetch ID [--raw]         the raw message on stdout
+ *   fetch ID [--raw | --part N | --save DIR]
+ *                            the raw message on stdout, one decoded part
+ *                            (IMAP numbering: 1, 2, 1.2, ...), or the
+ *                            attachments saved under DIR by their names
  *   delete ID                DELE, then QUIT (the deletion is committed)
  *   fetch-new MAILDIR [--delete]
  *                            messages whose UIDL was not seen before go into
@@ -38,7 +41,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: %s --server pop3s://host[:port] --user NAME COMMAND [ARGS]\n"
             "  list                          NUMBER SIZE UIDL per message\n"
-            "  fetch ID [--raw]              the raw message on stdout\n"
+            "  fetch ID [--raw | --part N | --save DIR]\n"
+            "                                the raw message, one decoded part (1, 2, 1.2, ...)\n"
+            "                                or the attachments saved under DIR\n"
             "  delete ID                     delete the message (committed by QUIT)\n"
             "  fetch-new MAILDIR [--delete]  new messages (by UIDL) into a maildir\n"
             "ID: a message number or a UIDL (uidl:ID for a UIDL of digits).\n"
@@ -189,6 +194,165 @@ static int resolve_id(mailproto_pop3 *p, const char *id, uint32_t *msg)
     }
     return 0;
 }
+
+#if MAILPROTO_HAS_MIME
+/* ---- --part and --save: the message spooled to a file and parsed ---- */
+
+typedef struct spool {
+    FILE *f;
+    mailproto_mime_reader *r;
+} spool;
+
+static int spool_write(void *ctx, const void *data, size_t len)
+{
+    spool *s = ctx;
+    if (fwrite(data, 1, len, s->f) != len)
+        return MAILPROTO_E_IO;
+    return mailproto_mime_reader_feed(s->r, data, len);
+}
+
+/* The reader's index of the IMAP part number spec ("1", "2.1"), or -1. */
+static long find_part(const mailproto_mime_reader *r, const char *spec)
+{
+    size_t cur = 0, n = mailproto_mime_reader_count(r);
+    while (*spec) {
+        char *end;
+        unsigned long k = strtoul(spec, &end, 10);
+        if (k == 0 || (*end && *end != '.'))
+            return -1;
+        const mailproto_mime_info *pi = mailproto_mime_reader_part(r, cur);
+        if (!pi)
+            return -1;
+        if (pi->multipart || pi->n_children) {
+            size_t seen = 0, hit = (size_t)-1;
+            for (size_t i = cur + 1; i < n && hit == (size_t)-1; i++)
+                if (mailproto_mime_reader_part(r, i)->parent == cur && ++seen == k)
+                    hit = i;
+            if (hit == (size_t)-1)
+                return -1;
+            cur = hit;
+            /* an embedded message: its parts are numbered below it */
+            const mailproto_mime_info *ci = mailproto_mime_reader_part(r, cur);
+            if (!ci->multipart && ci->n_children == 1 && *end == '.')
+                cur++;
+        } else if (k != 1) {
+            return -1; /* a single-part body has only part 1 */
+        }
+        spec = *end ? end + 1 : end;
+    }
+    return (long)cur;
+}
+
+static int decode_to(FILE *in, const mailproto_mime_reader *r, size_t i, FILE *out)
+{
+    const mailproto_mime_info *pi = mailproto_mime_reader_part(r, i);
+    mailproto_sink sink = {file_write, out};
+    mailproto_mime_decoder d;
+    int rc = mailproto_mime_decoder_init(&d, r, i, 0, &sink);
+    if (rc == MAILPROTO_E_UNSUPPORTED)
+        rc = mailproto_mime_decoder_init(&d, r, i, MAILPROTO_MIME_DECODE_RAW, &sink);
+    if (rc != MAILPROTO_OK)
+        return rc;
+    if (fseeko(in, (off_t)pi->body_off, SEEK_SET) != 0)
+        return MAILPROTO_E_IO;
+    uint64_t left = pi->body_end - pi->body_off;
+    char buf[16384];
+    while (left && rc == MAILPROTO_OK) {
+        size_t n = fread(buf, 1, left < sizeof buf ? (size_t)left : sizeof buf, in);
+        if (n == 0)
+            return MAILPROTO_E_IO;
+        rc = mailproto_mime_decoder_update(&d, buf, n);
+        left -= n;
+    }
+    return rc == MAILPROTO_OK ? mailproto_mime_decoder_final(&d) : rc;
+}
+
+/* A file name from a message, made safe: the last path component, no
+ * control characters, never "", "." or "..". */
+static void safe_name(const char *in, char *out, size_t cap)
+{
+    const char *b = in;
+    for (const char *c = in; *c; c++)
+        if (*c == '/' || *c == '\\')
+            b = c + 1;
+    size_t o = 0;
+    for (; *b && o + 1 < cap; b++)
+        out[o++] = ((unsigned char)*b < 0x20 || *b == 0x7f) ? '_' : *b;
+    out[o] = '\0';
+    if (!strcmp(out, "") || !strcmp(out, ".") || !strcmp(out, ".."))
+        snprintf(out, cap, "part");
+}
+
+static int fetch_parts(mailproto_pop3 *p, uint32_t msg, const char *part, const char *dir)
+{
+    spool s;
+    s.f = tmpfile();
+    if (!s.f || mailproto_mime_reader_new(&s.r, NULL, NULL) != MAILPROTO_OK) {
+        fprintf(stderr, "%s: cannot spool the message: %s\n", prog, strerror(errno));
+        if (s.f)
+            fclose(s.f);
+        return 1;
+    }
+    mailproto_sink sink = {spool_write, &s};
+    int rc = mailproto_pop3_retr(p, msg, &sink, NULL);
+    int exit_code = 0;
+    if (rc != MAILPROTO_OK) {
+        exit_code = fail(p, rc, "RETR");
+    } else if (mailproto_mime_reader_finish(s.r) != MAILPROTO_OK || fflush(s.f) != 0) {
+        fprintf(stderr, "%s: cannot parse the message\n", prog);
+        exit_code = 1;
+    } else if (part) {
+        long i = find_part(s.r, part);
+        if (i < 0 || mailproto_mime_reader_part(s.r, (size_t)i)->multipart) {
+            fprintf(stderr, "%s: no part %s (or it is a multipart)\n", prog, part);
+            exit_code = 1;
+        } else if ((rc = decode_to(s.f, s.r, (size_t)i, stdout)) != MAILPROTO_OK) {
+            fprintf(stderr, "%s: part %s: %s\n", prog, part, mailproto_strerror(rc));
+            exit_code = 1;
+        }
+    } else {
+        size_t n = mailproto_mime_reader_count(s.r), saved = 0;
+        for (size_t i = 0; i < n && exit_code == 0; i++) {
+            const mailproto_mime_info *pi = mailproto_mime_reader_part(s.r, i);
+            if (pi->multipart || pi->n_children ||
+                (!pi->filename[0] && strcmp(pi->disposition, "attachment") != 0))
+                continue;
+            char name[256], path[4096];
+            safe_name(pi->filename, name, sizeof name);
+            FILE *out = NULL;
+            for (int k = 0; k < 1000 && !out; k++) {
+                if (k)
+                    snprintf(path, sizeof path, "%s/%s.%d", dir, name, k);
+                else
+                    snprintf(path, sizeof path, "%s/%s", dir, name);
+                out = fopen(path, "wbx");
+                if (!out && errno != EEXIST)
+                    break;
+            }
+            if (!out) {
+                fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+                exit_code = 1;
+                break;
+            }
+            rc = decode_to(s.f, s.r, i, out);
+            if (fclose(out) != 0 && rc == MAILPROTO_OK)
+                rc = MAILPROTO_E_IO;
+            if (rc != MAILPROTO_OK) {
+                fprintf(stderr, "%s: %s: %s\n", prog, path, mailproto_strerror(rc));
+                exit_code = 1;
+            } else {
+                printf("%s\n", path);
+                saved++;
+            }
+        }
+        if (exit_code == 0 && saved == 0)
+            fprintf(stderr, "%s: the message has no attachments\n", prog);
+    }
+    mailproto_mime_reader_free(s.r);
+    fclose(s.f);
+    return exit_code;
+}
+#endif
 
 /* ---- fetch-new into a maildir ---- */
 
@@ -351,7 +515,7 @@ static int fetch_new(mailproto_pop3 *p, const char *dir, int del)
 int fetch_pop3_main(int argc, char **argv, const char *url)
 {
     const char *user = NULL, *cafile = NULL, *pin = NULL, *auth = NULL, *pwfile = NULL,
-               *tokfile = NULL;
+               *tokfile = NULL, *part = NULL, *save = NULL;
     const char *args[8];
     size_t n_args = 0;
     int trace = 0, allow_plain = 0, timeout = 0, raw = 0, del = 0;
@@ -380,8 +544,6 @@ int fetch_pop3_main(int argc, char **argv, const char *url)
         if (!strcmp(a, "--password") || !strncmp(a, "--password=", 11))
             return fail_usage("never put a password on the command line: use MAILPROTO_PASSWORD "
                               "or --password-file");
-        if (!strcmp(a, "--part") || !strcmp(a, "--save"))
-            return fail_usage("--part and --save are not available over POP3 yet; use --raw");
         if (!strncmp(a, "--", 2)) {
             if (i + 1 >= argc)
                 return fail_usage("option without a value");
@@ -402,6 +564,10 @@ int fetch_pop3_main(int argc, char **argv, const char *url)
                 pwfile = v;
             else if (!strcmp(a, "--oauth-token-file"))
                 tokfile = v;
+            else if (!strcmp(a, "--part"))
+                part = v;
+            else if (!strcmp(a, "--save"))
+                save = v;
             else
                 return fail_usage("unknown option");
             continue;
@@ -410,9 +576,14 @@ int fetch_pop3_main(int argc, char **argv, const char *url)
             return fail_usage("too many arguments");
         args[n_args++] = a;
     }
-    (void)raw; /* --raw is the only form */
     if (!url || n_args == 0)
         return fail_usage("--server and a command are needed");
+    if (raw + (part != NULL) + (save != NULL) > 1)
+        return fail_usage("give one of --raw, --part and --save");
+#if !MAILPROTO_HAS_MIME
+    if (part || save)
+        return fail_usage("--part and --save need the MIME reader, which this build lacks");
+#endif
     const char *cmd = args[0];
     int c_list = !strcmp(cmd, "list"), c_fetch = !strcmp(cmd, "fetch"),
         c_delete = !strcmp(cmd, "delete"), c_new = !strcmp(cmd, "fetch-new");
@@ -564,7 +735,11 @@ int fetch_pop3_main(int argc, char **argv, const char *url)
     } else if (c_fetch || c_delete) {
         uint32_t msg = 0;
         exit_code = resolve_id(p, args[1], &msg);
-        if (exit_code == 0 && c_fetch) {
+        if (exit_code == 0 && c_fetch && (part || save)) {
+#if MAILPROTO_HAS_MIME
+            exit_code = fetch_parts(p, msg, part, save);
+#endif
+        } else if (exit_code == 0 && c_fetch) {
             mailproto_sink sink = {file_write, stdout};
             rc = mailproto_pop3_retr(p, msg, &sink, NULL);
             if (rc != MAILPROTO_OK)

@@ -45,6 +45,31 @@ def send(mid):
     return msg
 
 
+def send_multipart(mid, payload):
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    m = MIMEMultipart()
+    m['From'], m['To'], m['Subject'], m['Message-ID'] = E['USER1'], E['USER3'], 'parts', mid
+    m.attach(MIMEText('the text part\n', 'plain', 'utf-8'))
+    a = MIMEApplication(payload, 'octet-stream')
+    a.add_header('Content-Disposition', 'attachment', filename='../report.bin')
+    m.attach(a)
+    ctx = ssl.create_default_context(cafile=E['CA_FILE'])
+    with smtplib.SMTP(HOST, int(E['SMTP_PORT']), timeout=15) as s:
+        s.starttls(context=ctx)
+        s.login(E['USER1'], E['PASS1'])
+        s.sendmail(E['USER1'], [E['USER3']], m.as_bytes())
+
+
+def run_bytes(server, *args):
+    p = subprocess.run(BASE + ['--server', server] + list(args), env=ENV, capture_output=True,
+                       timeout=60)
+    if p.returncode != 0:
+        sys.exit('pop3_fetch_cli: %s failed: %s' % (' '.join(args), p.stderr.decode(errors='replace')))
+    return p.stdout
+
+
 def wait_for(server, mid):
     """The UIDL of the message with this Message-ID, once delivered."""
     for _ in range(100):
@@ -73,6 +98,21 @@ uid1, num1 = wait_for(STLS, mid1)
 body, _ = run(TLS, 'fetch', uid1)
 assert body.replace('\r\n', '\n').endswith(msg1.replace('\r\n', '\n')), body
 print('ok list + fetch by number and by UIDL over STLS and implicit TLS')
+
+payload = bytes(range(256)) * 40
+mid3 = '<cli3-%s@mailproto.test>' % uuid.uuid4().hex
+send_multipart(mid3, payload)
+uid3, _ = wait_for(STLS, mid3)
+assert run_bytes(TLS, 'fetch', uid3, '--part', '2') == payload
+assert run_bytes(TLS, 'fetch', uid3, '--part', '1') == b'the text part\n'
+run(TLS, 'fetch', uid3, '--part', '3', expect=1)
+with tempfile.TemporaryDirectory() as sd:
+    out, _ = run(TLS, 'fetch', uid3, '--save', sd)
+    assert out.strip() == os.path.join(sd, 'report.bin'), out
+    assert open(os.path.join(sd, 'report.bin'), 'rb').read() == payload
+    assert os.listdir(sd) == ['report.bin']  # "../" did not escape DIR
+run(TLS, 'delete', uid3)
+print('ok fetch --part N and --save DIR (decoded through the MIME reader)')
 
 with tempfile.TemporaryDirectory() as md:
     out, err = run(TLS, 'fetch-new', md)
