@@ -759,6 +759,85 @@ static void retr_one_gib(void **state)
     free(k);
 }
 
+/* ---- firmware: a whole session in an arena of exactly memory_needed bytes ---- */
+
+static void arena_engine_session(void **state)
+{
+    (void)state;
+    mailproto_pop3_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.security = MAILPROTO_SEC_PLAIN;
+    cfg.allow_plaintext_auth = 1;
+    cfg.username = "alice";
+    cfg.password = "pw";
+    cfg.max_line = 512;
+    cfg.in_buf_size = 1024;
+    cfg.sync_batch = 1;
+    size_t need = mailproto_pop3_memory_needed(&cfg);
+    assert_true(need > 0 && need < 16384);
+    static _Alignas(16) unsigned char heap[16384];
+    mailproto_arena a;
+    mailproto_mem mem;
+    assert_int_equal(mailproto_arena_init(&a, heap, need, &mem), MAILPROTO_OK);
+    mailproto_pop3 *h = NULL;
+    assert_int_equal(mailproto_pop3_new(&h, &cfg, &mem), MAILPROTO_OK);
+    assert_int_equal(mailproto_pop3_start(h), MAILPROTO_OK);
+    const mailproto_pop3_event *ev;
+    feed(h, "+OK hi\r\n");
+    assert_int_equal(mailproto_pop3_next(h, 0, &ev), MAILPROTO_AGAIN);
+    expect_out(h, "CAPA\r\n");
+    feed(h, "-ERR\r\n");
+    assert_int_equal(mailproto_pop3_next(h, 0, &ev), MAILPROTO_AGAIN);
+    expect_out(h, "USER alice\r\n");
+    feed(h, "+OK\r\n");
+    assert_int_equal(mailproto_pop3_next(h, 0, &ev), MAILPROTO_AGAIN);
+    expect_out(h, "PASS pw\r\n");
+    feed(h, "+OK\r\n");
+    assert_int_equal(mailproto_pop3_next(h, 0, &ev), MAILPROTO_EVENT);
+    assert_int_equal(ev->type, MAILPROTO_POP3_EV_READY);
+    membuf mb;
+    memset(&mb, 0, sizeof mb);
+    mailproto_sink sink = {mem_write, &mb};
+    assert_int_equal(mailproto_pop3_submit(h, MAILPROTO_POP3_RETR, 1, 0, &sink), MAILPROTO_OK);
+    assert_int_equal(mailproto_pop3_next(h, 0, &ev), MAILPROTO_AGAIN);
+    expect_out(h, "RETR 1\r\n");
+    feed(h, "+OK\r\nhello\r\n.\r\n");
+    assert_int_equal(mailproto_pop3_next(h, 0, &ev), MAILPROTO_EVENT);
+    assert_int_equal(ev->type, MAILPROTO_POP3_EV_DONE);
+    assert_int_equal(ev->size, 7);
+    assert_int_equal(mailproto_pop3_quit(h), MAILPROTO_OK);
+    assert_int_equal(mailproto_pop3_next(h, 0, &ev), MAILPROTO_AGAIN);
+    expect_out(h, "QUIT\r\n");
+    feed(h, "+OK\r\n");
+    assert_int_equal(mailproto_pop3_next(h, 0, &ev), MAILPROTO_EVENT);
+    assert_int_equal(ev->type, MAILPROTO_POP3_EV_CLOSED);
+    assert_int_equal(ev->outcome, MAILPROTO_POP3_OUTCOME_COMMITTED);
+    assert_int_equal(mailproto_arena_peak(&a), need);
+    mailproto_pop3_free(h);
+    printf("# smallest handle (max_line 512, 1 KiB input): %zu bytes\n", need);
+    /* one byte less does not fit */
+    assert_int_equal(mailproto_arena_init(&a, heap, need - 1, &mem), MAILPROTO_OK);
+    assert_int_equal(mailproto_pop3_new(&h, &cfg, &mem), MAILPROTO_E_NOMEM);
+}
+
+static void transport_alloc_fails(void **state)
+{
+    (void)state;
+    server s;
+    memset(&s, 0, sizeof s);
+    STEPS(&s, "S:+OK\r\n");
+    mailproto_io io = srv_io(&s);
+    mailproto_pop3_config cfg = base_cfg(&s, &io);
+    test_alloc ta;
+    mailproto_mem mem = test_mem(&ta);
+    ta.fail_at = 2; /* the transport, at connect */
+    mailproto_pop3 *h = NULL;
+    assert_int_equal(mailproto_pop3_new(&h, &cfg, &mem), MAILPROTO_OK);
+    assert_int_equal(mailproto_pop3_connect(h), MAILPROTO_E_NOMEM);
+    mailproto_pop3_free(h);
+    assert_int_equal(ta.live, 0);
+}
+
 /* ---- arguments ---- */
 
 static void arguments(void **state)
@@ -838,6 +917,8 @@ int main(void)
         cmocka_unit_test(sync_helper),
         cmocka_unit_test(sync_report_only),
         cmocka_unit_test(retr_one_gib),
+        cmocka_unit_test(arena_engine_session),
+        cmocka_unit_test(transport_alloc_fails),
         cmocka_unit_test(arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
