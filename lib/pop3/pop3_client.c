@@ -299,9 +299,13 @@ static int run_cmd(mailproto_pop3 *p, int cmd, uint32_t msg, uint32_t lines,
     if (p->mode != MODE_NET || p->e.cfg.nonblocking)
         return mailproto__err_set(&p->err, MAILPROTO_E_STATE,
                                   "blocking POP3 calls need a connected blocking handle");
+    if (p->e.dead)
+        return mailproto__err_set(&p->err, MAILPROTO_E_STATE, "the session is over");
     if (!mailproto__pop3_engine_idle(&p->e))
         return mailproto__err_set(&p->err, MAILPROTO_E_STATE,
-                                  p->e.dead ? "the session is over" : "another command runs");
+                                  mailproto__pop3_engine_in_transaction(&p->e)
+                                      ? "another command runs"
+                                      : "the session is not in TRANSACTION (login failed?)");
     int rc = mailproto__pop3_engine_submit(&p->e, cmd, msg, lines, sink);
     if (rc != MAILPROTO_OK)
         return rc;

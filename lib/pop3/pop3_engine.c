@@ -1069,6 +1069,11 @@ int mailproto__pop3_engine_idle(const mailproto__pop3_engine *e)
            !e->ev_done_pending;
 }
 
+int mailproto__pop3_engine_in_transaction(const mailproto__pop3_engine *e)
+{
+    return !e->dead && e->state == ST_READY && !e->quit_queued;
+}
+
 int mailproto__pop3_engine_start(mailproto__pop3_engine *e)
 {
     if (e->state != ST_NONE)

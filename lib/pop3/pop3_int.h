@@ -123,6 +123,9 @@ int64_t mailproto__pop3_engine_deadline(const mailproto__pop3_engine *e, uint64_
 /* Nonzero when logged in, alive, with nothing queued. */
 int mailproto__pop3_engine_idle(const mailproto__pop3_engine *e);
 
+/* Nonzero in the TRANSACTION state (commands may be queued). */
+int mailproto__pop3_engine_in_transaction(const mailproto__pop3_engine *e);
+
 /* Parsers shared with the fuzz target and tests. */
 
 /* A status line: 1 for +OK, 0 for -ERR, -1 for anything else.  *text is

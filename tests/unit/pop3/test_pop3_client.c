@@ -378,6 +378,8 @@ static void blocking_auth_failure(void **state)
     assert_int_equal(r->temporary, 1);
     assert_string_equal(r->resp_code, "LOGIN-DELAY");
     assert_string_equal(r->text, "too soon");
+    assert_int_equal(mailproto_pop3_stat(h, NULL, NULL), MAILPROTO_E_STATE);
+    assert_non_null(strstr(mailproto_pop3_last_reply(h)->message, "TRANSACTION"));
     assert_int_equal(mailproto_pop3_quit(h), MAILPROTO_OK);
     assert_int_equal(s.idx, s.n);
     mailproto_pop3_free(h);
