@@ -210,7 +210,9 @@ MAILPROTO_API int mailproto_smtp_connect(mailproto_smtp *s);
  * require_all) -- partial refusals are in res->n_rejected -- or an error:
  * _E_INVALID (nothing written), _E_UNSUPPORTED, _E_LIMIT (larger than the
  * server's SIZE), _E_REJECTED, _E_NOT_SENT, _E_OUTCOME_UNKNOWN,
- * _E_CANCELLED, _E_TIMEOUT.  res may be NULL. */
+ * _E_CANCELLED, _E_TIMEOUT.  res may be NULL.  A body source that answers
+ * MAILPROTO_AGAIN makes it return MAILPROTO_AGAIN: continue with
+ * mailproto_smtp_poll until MAILPROTO_SMTP_EV_SENT. */
 MAILPROTO_API int mailproto_smtp_send(mailproto_smtp *s, const mailproto_envelope *env,
                                       mailproto_source *body, mailproto_smtp_result *res);
 
@@ -247,7 +249,8 @@ typedef struct mailproto_smtp_event {
 /* Non-blocking step: do all the I/O possible now, then return
  * MAILPROTO_EVENT (*ev set; call again), MAILPROTO_AGAIN (wait), MAILPROTO_OK
  * (nothing to do: no operation runs) or an error.  now_ms is the caller's
- * monotonic clock. */
+ * monotonic clock.  AGAIN with mailproto_smtp_io_interest() == 0 means the
+ * body source said AGAIN: poll again when it has data. */
 MAILPROTO_API int mailproto_smtp_poll(mailproto_smtp *s, uint64_t now_ms,
                                       const mailproto_smtp_event **ev);
 

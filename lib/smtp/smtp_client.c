@@ -36,7 +36,7 @@ static const mailproto_mem *mem_of(const mailproto_smtp *s) { return s->has_mem 
 #define ALIGN_UP(n) (((n) + 15u) & ~(size_t)15u)
 
 typedef struct layout {
-    size_t rcpt_off, in_off, out_off, work_off, total;
+    size_t rcpt_off, in_off, out_off, work_off, work_size, total;
 } layout;
 
 static int compute_layout(const mailproto_smtp_config *c, layout *l)
@@ -53,7 +53,9 @@ static int compute_layout(const mailproto_smtp_config *c, layout *l)
     l->out_off = off;
     off = ALIGN_UP(off + c->out_buf_size);
     l->work_off = off;
-    off += MAILPROTO__SASL_WORK_MIN * 4;
+    /* SASL scratch only when there is something to authenticate with */
+    l->work_size = c->username && *c->username ? MAILPROTO__SASL_WORK_MIN * 4 : 0;
+    off += l->work_size;
     l->total = off;
     return 0;
 }
@@ -124,8 +126,8 @@ int mailproto_smtp_new_sz(mailproto_smtp **out, const mailproto_smtp_config *cfg
     s->block_size = l.total;
     mailproto__err_clear(&s->err);
     mailproto__smtp_engine_init(&s->e, &c, &s->err, block + l.in_off, c.in_buf_size,
-                                block + l.out_off, c.out_buf_size, block + l.work_off,
-                                MAILPROTO__SASL_WORK_MIN * 4,
+                                block + l.out_off, c.out_buf_size,
+                                l.work_size ? block + l.work_off : NULL, l.work_size,
                                 (mailproto_smtp_rcpt *)(void *)(block + l.rcpt_off), c.max_rcpt);
     *out = s;
     return MAILPROTO_OK;

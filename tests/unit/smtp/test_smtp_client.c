@@ -547,6 +547,74 @@ static void allocation_failures(void **state)
     assert_true(saw_ok); /* past the last allocation everything works */
 }
 
+/* Firmware: the handle in an arena sized by mailproto_smtp_memory_needed,
+ * run in engine mode through a whole message. */
+static void arena_engine_mode(void **state)
+{
+    (void)state;
+    mailproto_smtp_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.security = MAILPROTO_SEC_PLAIN;
+    cfg.in_buf_size = 1024;
+    cfg.out_buf_size = 1024;
+    cfg.max_rcpt = 2;
+    size_t need = mailproto_smtp_memory_needed(&cfg);
+    static _Alignas(max_align_t) unsigned char buf[16384];
+    assert_true(need <= sizeof buf);
+    mailproto_arena a;
+    mailproto_mem mem;
+    mailproto_smtp *h = NULL;
+    assert_int_equal(mailproto_arena_init(&a, buf, need - 1, &mem), MAILPROTO_OK);
+    assert_int_equal(mailproto_smtp_new(&h, &cfg, &mem), MAILPROTO_E_NOMEM);
+    assert_int_equal(mailproto_arena_init(&a, buf, need, &mem), MAILPROTO_OK);
+    assert_int_equal(mailproto_smtp_new(&h, &cfg, &mem), MAILPROTO_OK);
+    assert_int_equal(mailproto_smtp_start(h), MAILPROTO_OK);
+    static const char *const one[] = {"b@example.test"};
+    mailproto_envelope env = {.from = "a@example.test", .rcpt = one, .n_rcpt = 1};
+    mailproto_source src;
+    mailproto_source_mem(&src, "hi\n", 3);
+    const char *srv[] = {"220 hi\r\n", "250 mx\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 ok\r\n"};
+    char sent[512];
+    size_t total = 0;
+    int sent_ev = 0;
+    for (size_t i = 0; i < 6; i++) {
+        unsigned char *in;
+        size_t cap;
+        assert_int_equal(mailproto_smtp_input_buf(h, &in, &cap), MAILPROTO_OK);
+        memcpy(in, srv[i], strlen(srv[i]));
+        assert_int_equal(mailproto_smtp_input_done(h, strlen(srv[i])), MAILPROTO_OK);
+        for (;;) {
+            const mailproto_smtp_event *ev;
+            int rc = mailproto_smtp_next(h, 5, &ev);
+            if (rc == MAILPROTO_EVENT) {
+                if (ev->type == MAILPROTO_SMTP_EV_READY)
+                    assert_int_equal(mailproto_smtp_submit(h, &env, &src), MAILPROTO_OK);
+                if (ev->type == MAILPROTO_SMTP_EV_SENT) {
+                    assert_int_equal(ev->status, MAILPROTO_OK);
+                    sent_ev = 1;
+                }
+                continue;
+            }
+            const unsigned char *out;
+            size_t len;
+            assert_int_equal(mailproto_smtp_output_buf(h, &out, &len), MAILPROTO_OK);
+            if (!len)
+                break;
+            memcpy(sent + total, out, len);
+            total += len;
+            assert_int_equal(mailproto_smtp_output_done(h, len), MAILPROTO_OK);
+        }
+    }
+    assert_true(sent_ev);
+    const char want[] = "EHLO localhost\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n"
+                        "DATA\r\nhi\r\n.\r\n";
+    assert_int_equal(total, sizeof want - 1);
+    assert_memory_equal(sent, want, total);
+    assert_true(mailproto_arena_peak(&a) <= need);
+    mailproto_smtp_free(h);
+    printf("arena: %zu bytes for a 1 KiB/1 KiB SMTP handle\n", need);
+}
+
 static void api_edges(void **state)
 {
     (void)state;
@@ -613,6 +681,7 @@ int main(void)
         cmocka_unit_test(drops_blocking),
         cmocka_unit_test(blocking_greeting_timeout),
         cmocka_unit_test(free_sends_quit),
+        cmocka_unit_test(arena_engine_mode),
         cmocka_unit_test(allocation_failures),
         cmocka_unit_test(api_edges),
     };

@@ -279,6 +279,35 @@ static void pipelined_all_refused(void **state)
     free(c);
 }
 
+/* RFC 2920: every reply matched to its command; a surplus reply is a
+ * protocol error, a missing one ends in the RCPT/DATA timeout. */
+static void pipelined_surplus_and_missing(void **state)
+{
+    (void)state;
+    static const mailproto_envelope env = {.from = "a@example.test", .rcpt = one_rcpt, .n_rcpt = 1};
+    convo *c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "hi\n";
+    c->body_len = 3;
+    c->final_rc = MAILPROTO_E_PROTOCOL;
+    c->events = NULL;
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 PIPELINING\r\n", "SUBMIT",
+          "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
+          "S:250 ok\r\n250 ok\r\n354 go\r\n", "C:hi\r\n.\r\n", "S:250 ok\r\n250 surplus\r\n");
+    free(c);
+    c = new_convo(MAILPROTO_SEC_PLAIN);
+    c->env = &env;
+    c->body = "hi\n";
+    c->body_len = 3;
+    c->final_rc = MAILPROTO_E_TIMEOUT;
+    c->events = NULL;
+    CONVO(c, GREET, EHLO_C, "S:250-mx\r\n250 PIPELINING\r\n", "SUBMIT",
+          "C:MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
+          "S:250 ok\r\n250 ok\r\n", "TIME:120000");
+    assert_int_equal(c->res.status, MAILPROTO_E_TIMEOUT);
+    free(c);
+}
+
 /* All-or-nothing never pipelines DATA: RSET instead of DATA. */
 static void all_or_nothing(void **state)
 {
@@ -1037,6 +1066,7 @@ int main(void)
         cmocka_unit_test(helo_fallback),
         cmocka_unit_test(pipelined_partial),
         cmocka_unit_test(pipelined_all_refused),
+        cmocka_unit_test(pipelined_surplus_and_missing),
         cmocka_unit_test(all_or_nothing),
         cmocka_unit_test(errors_at_every_step),
         cmocka_unit_test(lmtp_per_recipient),
