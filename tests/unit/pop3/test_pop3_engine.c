@@ -719,6 +719,88 @@ static void test_not_pipelined_without_capa(void **state)
           "C:DELE 2\r\n", "S:+OK\r\n");
 }
 
+static void test_utf8_refused(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.cfg.utf8 = 1;
+    c.events = "READY;";
+    /* -ERR to UTF8: the session goes on without it */
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nUTF8\r\nUSER\r\n.\r\n", "C:UTF8\r\n",
+          "S:-ERR no\r\n", "C:USER alice\r\n", "S:+OK\r\n", "C:PASS s3cret pw\r\n", "S:+OK\r\n");
+}
+
+static void test_greeting_timeout(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_TIMEOUT;
+    CONVO(&c, "TIME:59999", "S:+OK", "TIME:59999", "TIME:1");
+}
+
+static void test_capa_timeout(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_TIMEOUT;
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nUSER\r\n", "TIME:60000");
+}
+
+static void test_pipeline_window(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.cfg.pipeline_depth = 2;
+    c.events = "READY;DONE DELE OK;DONE DELE OK;DONE DELE OK;DONE DELE OK;";
+    CONVO(&c, PIPE_LOGIN, "HOLD", "CMD:DELE 1", "CMD:DELE 2", "CMD:DELE 3", "CMD:DELE 4", "FLOW",
+          "C:DELE 1\r\nDELE 2\r\n", "S:+OK\r\n", "C:DELE 3\r\n", "S:+OK\r\n", "C:DELE 4\r\n",
+          "S:+OK\r\n+OK\r\n");
+}
+
+static void test_queue_full(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    mailproto_pop3_config cfg = c.cfg;
+    mailproto__pop3_config_defaults(&cfg);
+    static unsigned char in[16384], out[2048], work[4096];
+    mailproto__pop3_engine e;
+    mailproto__err err;
+    mailproto__err_clear(&err);
+    mailproto__pop3_engine_init(&e, &cfg, &err, in, sizeof in, out, sizeof out, work, sizeof work);
+    assert_int_equal(mailproto__pop3_engine_start(&e), MAILPROTO_OK);
+    static const char *const srv[] = {"+OK\r\n", "+OK\r\nUSER\r\n.\r\n", "+OK\r\n", "+OK\r\n"};
+    const mailproto_pop3_event *ev;
+    int ready = 0;
+    for (size_t i = 0; i < 4; i++) {
+        unsigned char *p;
+        size_t cap;
+        mailproto__pop3_engine_input(&e, &p, &cap);
+        memcpy(p, srv[i], strlen(srv[i]));
+        mailproto__pop3_engine_input_done(&e, strlen(srv[i]));
+        int rc;
+        while ((rc = mailproto__pop3_engine_next(&e, 0, &ev)) == MAILPROTO_EVENT)
+            ready |= ev->type == MAILPROTO_POP3_EV_READY;
+        const unsigned char *o;
+        size_t n;
+        mailproto__pop3_engine_output(&e, &o, &n);
+        mailproto__pop3_engine_output_done(&e, n);
+    }
+    assert_true(ready);
+    size_t queued = 0;
+    while (mailproto__pop3_engine_submit(&e, MAILPROTO_POP3_NOOP, 0, 0, NULL) == MAILPROTO_OK)
+        queued++;
+    assert_int_equal(queued, MAILPROTO__POP3_QUEUE - 1);
+    assert_int_equal(mailproto__pop3_engine_submit(&e, MAILPROTO_POP3_NOOP, 0, 0, NULL),
+                     MAILPROTO_E_LIMIT);
+    assert_int_equal(mailproto__pop3_engine_submit(&e, 42, 0, 0, NULL), MAILPROTO_E_INVALID);
+}
+
 /* ---- QUIT outcomes ---- */
 
 static void test_quit_lost_before_sent(void **state)
@@ -855,6 +937,11 @@ int main(void)
         cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_pipelined_reply_missing),
         cmocka_unit_test(test_not_pipelined_without_capa),
+        cmocka_unit_test(test_utf8_refused),
+        cmocka_unit_test(test_greeting_timeout),
+        cmocka_unit_test(test_capa_timeout),
+        cmocka_unit_test(test_pipeline_window),
+        cmocka_unit_test(test_queue_full),
         cmocka_unit_test(test_quit_lost_before_sent),
         cmocka_unit_test(test_quit_lost_after_sent),
         cmocka_unit_test(test_quit_timeout_after_sent),
