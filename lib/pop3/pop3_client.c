@@ -48,6 +48,12 @@ typedef struct layout {
     size_t in_off, out_off, work_off, batch_off, total;
 } layout;
 
+/* SASL / APOP scratch: only a handle that logs in needs it. */
+static size_t work_size(const mailproto_pop3_config *c)
+{
+    return c->username && *c->username ? MAILPROTO__SASL_WORK_MIN * 4 : 0;
+}
+
 static int compute_layout(const mailproto_pop3_config *c, layout *l)
 {
     size_t off = ALIGN_UP(sizeof(mailproto_pop3));
@@ -56,7 +62,7 @@ static int compute_layout(const mailproto_pop3_config *c, layout *l)
     l->out_off = off;
     off = ALIGN_UP(off + c->out_buf_size);
     l->work_off = off;
-    off = ALIGN_UP(off + MAILPROTO__SASL_WORK_MIN * 4);
+    off = ALIGN_UP(off + work_size(c));
     l->batch_off = off;
     if (c->sync_batch > SIZE_MAX / 4 / sizeof(sync_item))
         return -1;
@@ -137,7 +143,7 @@ int mailproto_pop3_new_sz(mailproto_pop3 **out, const mailproto_pop3_config *cfg
     mailproto__err_clear(&p->err);
     mailproto__pop3_engine_init(&p->e, &c, &p->err, block + l.in_off, c.in_buf_size,
                                 block + l.out_off, c.out_buf_size, block + l.work_off,
-                                MAILPROTO__SASL_WORK_MIN * 4);
+                                work_size(&c));
     p->batch = (sync_item *)(void *)(block + l.batch_off);
     p->batch_cap = c.sync_batch;
     *out = p;
