@@ -16,6 +16,9 @@
 #if MAILPROTO_HAS_IMAP
 #include <mailproto/imap.h>
 #endif
+#if MAILPROTO_HAS_POP3
+#include <mailproto/pop3.h>
+#endif
 #if MAILPROTO_HAS_MIME
 #include <mailproto/mime.h>
 #endif
