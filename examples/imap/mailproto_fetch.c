@@ -23,6 +23,9 @@
 #include <mailproto/transport.h>
 #if MAILPROTO_HAS_MIME
 #include <mailproto/mime.h>
+#if MAILPROTO_FETCH_POP3
+#include "fetch_pop3.h"
+#endif
 #endif
 
 static const char *prog = "mailproto-fetch";
@@ -49,6 +52,9 @@ static void usage(FILE *f)
             "         --allow-plaintext --password-file FILE --oauth-token-file FILE\n"
             "URL: imaps://host[:port] (993), imap://host[:port] (STARTTLS required, 143),\n"
             "imap+plain://host[:port] (no TLS; needs --allow-plaintext).\n"
+            "POP3: pop3s://host[:port] (995), pop3://host[:port] (STLS required, 110), one mailbox:\n"
+            "  list | fetch ID [--raw | --part N | --save DIR] | delete ID | fetch-new MAILDIR [--delete]\n"
+            "  (ID is a message number or a UIDL; see --server pop3s://... --help)\n"
             "The password is read from MAILPROTO_PASSWORD or --password-file.\n"
             "Exit: 0 success, 1 failure, 2 usage.\n",
             prog);
@@ -473,6 +479,11 @@ int main(int argc, char **argv)
     }
     if (!server)
         return fail_usage("--server is required");
+#if MAILPROTO_FETCH_POP3
+    /* POP3 has one mailbox and its own commands: fetch_pop3.c */
+    if (!strncasecmp(server, "pop3", 4))
+        return fetch_pop3_main(argc, argv, server);
+#endif
     if (i >= argc)
         return fail_usage("no command");
     const char *cmd = argv[i++];
