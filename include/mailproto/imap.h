@@ -876,6 +876,7 @@ typedef struct mailproto_imap_result {
     mailproto_imap_range copy_src[MAILPROTO_IMAP_MAX_UIDSET];
     mailproto_imap_range copy_dst[MAILPROTO_IMAP_MAX_UIDSET];
     size_t n_copy_src, n_copy_dst;  /* ranges kept (sets longer than 16 ranges are cut) */
+    char referral_url[256];     /* the [REFERRAL] URL (sanitized, cut at 255), "" none */
 } mailproto_imap_result;
 
 /* The results of the last completed command (never NULL). */

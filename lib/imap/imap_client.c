@@ -13,7 +13,6 @@
 
 #include "../core/drive.h"
 #include "imap_eng.h"
-#include "imap_int.h"
 
 #define MODE_NONE 0
 #define MODE_ENGINE 1
@@ -101,7 +100,13 @@ size_t mailproto_imap_memory_needed_sz(const mailproto_imap_config *cfg, size_t 
     layout l;
     if (compute_layout(&c, &l) != 0)
         return 0;
-    return l.total + ALIGN_UP(sizeof(struct mailproto_imap_parser)) + ALIGN_UP(c.in_buf_size);
+    mailproto_imap_parser_config pc;
+    memset(&pc, 0, sizeof pc);
+    pc.input_size = c.in_buf_size;
+    pc.max_line = c.max_line;
+    pc.max_string = c.max_string;
+    size_t p = mailproto_imap_parser_memory_needed_sz(&pc, sizeof pc);
+    return p ? l.total + p : 0;
 }
 
 int mailproto_imap_new_sz(mailproto_imap **out, const mailproto_imap_config *cfg, size_t cfg_size,

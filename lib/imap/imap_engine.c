@@ -1018,7 +1018,18 @@ static void code_event(mailproto__imap_engine *e, const mailproto_imap_event *v)
         case MAILPROTO_IMAP_CODE_COPYUID:
             e->cur_res.copy_uidvalidity = (uint32_t)v->number;
             break;
-        case MAILPROTO_IMAP_CODE_REFERRAL: e->cur_res.referral = 1; break;
+        case MAILPROTO_IMAP_CODE_REFERRAL: {
+            e->cur_res.referral = 1;
+            /* the URL, for the caller to show: printable ASCII only */
+            size_t o = strlen(e->cur_res.referral_url);
+            for (size_t k = 0; k < v->data.len && o + 1 < sizeof e->cur_res.referral_url; k++) {
+                unsigned char ch = (unsigned char)v->data.ptr[k];
+                if (ch > 0x20 && ch < 0x7f)
+                    e->cur_res.referral_url[o++] = (char)ch;
+            }
+            e->cur_res.referral_url[o] = '\0';
+            break;
+        }
         default: break;
         }
         return;

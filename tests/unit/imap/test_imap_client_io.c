@@ -313,6 +313,7 @@ static void test_blocking_rejected_and_referral(void **state)
     assert_string_equal(r->resp_code, "REFERRAL");
     assert_non_null(strstr(r->text, "elsewhere"));
     assert_int_equal(mailproto_imap_last_result(h)->referral, 1);
+    assert_string_equal(mailproto_imap_last_result(h)->referral_url, "imap://evil.example/Nope");
     assert_int_equal(mailproto_imap_noop(h), MAILPROTO_OK); /* still usable */
     s.idx = s.n;                                              /* free: no LOGOUT expected */
     mailproto_imap_free(h);
