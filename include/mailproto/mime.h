@@ -274,6 +274,8 @@ typedef struct mailproto_mime_address {
  * _E_NOMEM. */
 MAILPROTO_API int mailproto_mime_reader_new(mailproto_mime_reader **out, const mailproto_mem *mem,
                                             const mailproto_mime_limits *lim);
+/* Free the reader, its part table and every string it handed out.  NULL is
+ * allowed. */
 MAILPROTO_API void mailproto_mime_reader_free(mailproto_mime_reader *r);
 
 /* Feed the next len bytes of the message (any split; bodies are not kept,

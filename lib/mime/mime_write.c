@@ -215,6 +215,7 @@ typedef struct scan {
     int boundary_like;
     const mailproto_mime_part *part; /* its ancestors' delimiters must not occur */
     unsigned u8need;                /* UTF-8 continuation bytes still expected */
+    unsigned char u8lo, u8hi;       /* range of the next continuation byte */
     int not_utf8;
     char head[36];                  /* the first bytes of the current line */
     size_t nhead;
@@ -231,24 +232,40 @@ static void scan_line_head(scan *s)
             s->boundary_like = 1;
 }
 
-/* A light UTF-8 check (lead and continuation bytes) for text parts. */
+/* A strict UTF-8 check for text parts (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), one byte at a time so that it works
+ * across reads.  u8lo/u8hi bound the next continuation byte. */
 static void u8_step(scan *s, unsigned char b)
 {
     if (s->u8need) {
-        if ((b & 0xC0) != 0x80) {
+        if (b < s->u8lo || b > s->u8hi) {
             s->not_utf8 = 1;
             s->u8need = 0;
         } else {
             s->u8need--;
         }
-    } else if (b >= 0xC2 && b <= 0xDF) {
+        s->u8lo = 0x80;
+        s->u8hi = 0xBF;
+        return;
+    }
+    s->u8lo = 0x80;
+    s->u8hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
         s->u8need = 1;
     } else if (b >= 0xE0 && b <= 0xEF) {
         s->u8need = 2;
+        if (b == 0xE0)
+            s->u8lo = 0xA0; /* overlong below U+0800 */
+        else if (b == 0xED)
+            s->u8hi = 0x9F; /* surrogates U+D800..U+DFFF */
     } else if (b >= 0xF0 && b <= 0xF4) {
         s->u8need = 3;
+        if (b == 0xF0)
+            s->u8lo = 0x90; /* overlong below U+10000 */
+        else if (b == 0xF4)
+            s->u8hi = 0x8F; /* above U+10FFFF */
     } else if (b >= 0x80) {
-        s->not_utf8 = 1;
+        s->not_utf8 = 1; /* C0, C1, F5..FF or a stray continuation byte */
     }
 }
 

@@ -325,6 +325,79 @@ static void text_charset_labels(void **state)
     mailproto_mime_free(m);
 }
 
+/* Unlabelled text from a source must be well-formed UTF-8: overlong forms,
+ * surrogates, code points above U+10FFFF, stray continuation bytes and a
+ * sequence cut at the end are refused; valid 2-, 3- and 4-byte characters at
+ * the edges of each range pass.  The source hands out one byte per read, so
+ * the check works across reads. */
+typedef struct byte_src {
+    mailproto_source src;
+    const unsigned char *p;
+    size_t n, off;
+} byte_src;
+
+static int byte_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+    byte_src *b = ctx;
+    *got = 0;
+    if (b->off < b->n && cap) {
+        ((unsigned char *)buf)[0] = b->p[b->off++];
+        *got = 1;
+    }
+    return 0;
+}
+
+static int byte_rewind(void *ctx)
+{
+    ((byte_src *)ctx)->off = 0;
+    return 0;
+}
+
+static void text_source_utf8_strict(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int ok;
+    } cases[] = {
+        {"a\xc2\x80z", 1},             /* U+0080 */
+        {"a\xe0\xa0\x80z", 1},         /* U+0800 */
+        {"a\xed\x9f\xbfz", 1},         /* U+D7FF */
+        {"a\xee\x80\x80z", 1},         /* U+E000 */
+        {"a\xf0\x90\x80\x80z", 1},     /* U+10000 */
+        {"a\xf4\x8f\xbf\xbfz", 1},     /* U+10FFFF */
+        {"a\xc0\xafz", 0},             /* overlong '/' */
+        {"a\xc1\xbfz", 0},             /* overlong */
+        {"a\xe0\x80\xafz", 0},         /* overlong 3-byte */
+        {"a\xe0\x9f\xbfz", 0},         /* overlong 3-byte, top */
+        {"a\xed\xa0\x80z", 0},         /* U+D800 */
+        {"a\xed\xbf\xbfz", 0},         /* U+DFFF */
+        {"a\xf0\x80\x80\xafz", 0},     /* overlong 4-byte */
+        {"a\xf0\x8f\xbf\xbfz", 0},     /* overlong 4-byte, top */
+        {"a\xf4\x90\x80\x80z", 0},     /* U+110000 */
+        {"a\xf5\x80\x80\x80z", 0},     /* F5 lead */
+        {"a\x80z", 0},                 /* stray continuation */
+        {"a\xe2\x82z", 0},             /* cut short */
+        {"a\xe2\x82", 0},              /* cut at the end */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint32_t seed = 40;
+        mailproto_mime *m = simple(&seed);
+        byte_src b = {{0}, (const unsigned char *)cases[i].text, strlen(cases[i].text), 0};
+        b.src.read = byte_read;
+        b.src.rewind = byte_rewind;
+        b.src.ctx = &b;
+        b.src.size = MAILPROTO_SIZE_UNKNOWN;
+        assert_int_equal(mailproto_mime_source_part(m, NULL, "text/plain", NULL, &b.src, NULL), 0);
+        outbuf o = {0};
+        int rc = read_all(m, 4096, &o);
+        if (cases[i].ok != (rc == 0))
+            fail_msg("case %zu: rc %d", i, rc);
+        free(o.p);
+        mailproto_mime_free(m);
+    }
+}
+
 static void read_once_sources(void **state)
 {
     (void)state;
@@ -655,6 +728,7 @@ int main(void)
         cmocka_unit_test(text_line_breaks_become_crlf),
         cmocka_unit_test(empty_multipart_is_an_error),
         cmocka_unit_test(text_charset_labels),
+        cmocka_unit_test(text_source_utf8_strict),
         cmocka_unit_test(read_once_sources),
         cmocka_unit_test(again_passes_through),
         cmocka_unit_test(constant_memory),
