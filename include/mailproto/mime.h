@@ -161,7 +161,12 @@ MAILPROTO_API int mailproto_mime_file(mailproto_mime *m, mailproto_mime_part *pa
  * chosen by scanning: it is base64 (quoted-printable for text/ types)
  * unless declared with mailproto_mime_part_set_encoding, and
  * mailproto_mime_size works only when src->size is known and the encoding
- * is base64, binary, or 7bit/8bit for a non-text part.  A type of
+ * is base64, binary, or 7bit/8bit for a non-text part.  A read-once
+ * message/ part is written as 7bit unless declared; a read-once part
+ * written as 7bit or 8bit is checked as it goes out, and NUL, an 8-bit
+ * byte in 7bit, a line over 998 octets, a bare CR or LF (non-text parts)
+ * or a line starting like the enclosing delimiter fails that read with
+ * MAILPROTO_E_INVALID.  A type of
  * "message/rfc822" embeds a whole message (e.g. the source of another
  * mailproto_mime). */
 MAILPROTO_API int mailproto_mime_source_part(mailproto_mime *m, mailproto_mime_part *parent,

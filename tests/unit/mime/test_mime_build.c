@@ -458,6 +458,85 @@ static void read_once_sources(void **state)
     mailproto_mime_free(m);
 }
 
+/* A read-once part written as 7bit/8bit cannot be scanned first: it is
+ * checked as it goes out (one byte per read), and a bare LF, a line over
+ * 998 octets or a line starting like the enclosing delimiter stops the
+ * read with MAILPROTO_E_INVALID instead of producing a broken message. */
+static int once_build(const char *type, int cte, const char *content, size_t len, outbuf *o)
+{
+    uint32_t seed = 41;
+    mailproto_mime *m = simple(&seed);
+    byte_src b = {{0}, (const unsigned char *)content, len, 0};
+    b.src.read = byte_read;
+    b.src.rewind = NULL;
+    b.src.ctx = &b;
+    b.src.size = len;
+    assert_int_equal(mailproto_mime_add_text(m, "text/plain", "see attached\n"), 0);
+    mailproto_mime_part *p;
+    assert_int_equal(mailproto_mime_source_part(m, NULL, type, "x.dat", &b.src, &p), 0);
+    if (cte)
+        assert_int_equal(mailproto_mime_part_set_encoding(p, cte), 0);
+    int rc = read_all(m, 700, o);
+    mailproto_mime_free(m);
+    return rc;
+}
+
+static void read_once_plain_checked(void **state)
+{
+    (void)state;
+    outbuf o = {0};
+    const char *good = "Subject: inner\r\nFrom: a@example.org\r\n\r\nhello\r\n";
+    assert_int_equal(once_build("message/rfc822", 0, good, strlen(good), &o), 0);
+    assert_non_null(strstr(as_str(&o), good));
+    free(o.p);
+    o = (outbuf){0};
+    const char *lf = "Subject: inner\nFrom: a@example.org\n\nhello\n";
+    assert_int_equal(once_build("message/rfc822", 0, lf, strlen(lf), &o), MAILPROTO_E_INVALID);
+    free(o.p);
+    o = (outbuf){0};
+    const char *cr = "Subject: inner\r\n\r\nhel\rlo\r\n";
+    assert_int_equal(once_build("message/rfc822", 0, cr, strlen(cr), &o), MAILPROTO_E_INVALID);
+    free(o.p);
+
+    /* line lengths: 998 passes, 999 does not (also as the last line) */
+    char line[1200];
+    for (size_t len = 998; len <= 999; len++) {
+        for (int last = 0; last <= 1; last++) {
+            memset(line, 'a', len);
+            size_t n = len;
+            if (!last) {
+                memcpy(line + n, "\r\nb\r\n", 5);
+                n += 5;
+            }
+            o = (outbuf){0};
+            int rc = once_build("application/octet-stream", MAILPROTO_CTE_8BIT, line, n, &o);
+            assert_int_equal(rc, len == 998 ? 0 : MAILPROTO_E_INVALID);
+            free(o.p);
+        }
+    }
+
+    /* a line that starts like the delimiter of the enclosing multipart:
+     * the first boundary seed 41 draws */
+    uint32_t s41 = 41;
+    unsigned char r[26];
+    case_random(&s41, r, 26);
+    char t[200];
+    int n = sprintf(t, "before\r\n--=_mp_");
+    for (int i = 0; i < 26; i++)
+        t[n++] = "abcdefghijklmnopqrstuvwxyz234567"[r[i] & 31];
+    n += sprintf(t + n, "--\r\nafter\r\n");
+    o = (outbuf){0};
+    assert_int_equal(once_build("application/octet-stream", MAILPROTO_CTE_7BIT, t, (size_t)n, &o),
+                     MAILPROTO_E_INVALID);
+    free(o.p);
+    /* the same bytes with one letter changed go through, so the test above
+     * hit the delimiter and nothing else */
+    t[18] = t[18] == 'a' ? 'b' : 'a';
+    o = (outbuf){0};
+    assert_int_equal(once_build("application/octet-stream", MAILPROTO_CTE_7BIT, t, (size_t)n, &o), 0);
+    free(o.p);
+}
+
 typedef struct again_src {
     gen_src g;
     int flip;
@@ -730,6 +809,7 @@ int main(void)
         cmocka_unit_test(text_charset_labels),
         cmocka_unit_test(text_source_utf8_strict),
         cmocka_unit_test(read_once_sources),
+        cmocka_unit_test(read_once_plain_checked),
         cmocka_unit_test(again_passes_through),
         cmocka_unit_test(constant_memory),
         cmocka_unit_test(allocation_failures),
