@@ -106,6 +106,80 @@ static void injection_is_invalid(void **state)
     mailproto_mime_free(m);
 }
 
+/* Every string entry point of the builder, with CR, LF and CRLF at the
+ * start, in the middle and at the end: each one is MAILPROTO_E_INVALID, and
+ * the message read out afterwards holds none of the injected text. */
+static void injection_every_entry_point(void **state)
+{
+    (void)state;
+    static const char *fmt[] = {"\rX-Evil: 1", "a\nX-Evil: 1", "a\r\nX-Evil: 1", "a\r\n", "a\r",
+                                "a\n"};
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/mp_inj_%ld.txt", (long)getpid());
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("file body\n", f);
+    fclose(f);
+    uint32_t seed = 42;
+    mailproto_mime *m = simple(&seed);
+    mailproto_mime_part *mp, *dp;
+    assert_int_equal(mailproto_mime_multipart(m, NULL, "mixed", &mp), 0);
+    assert_int_equal(mailproto_mime_data(m, mp, "application/octet-stream", "ok.bin", "x", 1, &dp), 0);
+    assert_int_equal(mailproto_mime_text(m, mp, "text/plain", "hi", 2, NULL, NULL), 0);
+    mailproto_source src;
+    mailproto_source_mem(&src, "y", 1);
+    static const char *hdrs[] = {"Subject", "From", "To", "Cc", "Reply-To", "Bcc", "Message-ID",
+                                 "In-Reply-To", "References", "Disposition-Notification-To",
+                                 "Date", "X-Custom", "Keywords", "Comments"};
+    for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++) {
+        const char *v = fmt[i];
+        for (size_t h = 0; h < sizeof hdrs / sizeof hdrs[0]; h++) {
+            if (mailproto_mime_set_header(m, hdrs[h], v) != MAILPROTO_E_INVALID)
+                fail_msg("set_header %s %zu", hdrs[h], i);
+            if (mailproto_mime_add_header(m, hdrs[h], v) != MAILPROTO_E_INVALID)
+                fail_msg("add_header %s %zu", hdrs[h], i);
+            if (mailproto_mime_add_address(m, hdrs[h], v, "b@example.org") != MAILPROTO_E_INVALID)
+                fail_msg("add_address name %s %zu", hdrs[h], i);
+            assert_int_equal(mailproto_mime_add_address(m, hdrs[h], "B", v), MAILPROTO_E_INVALID);
+        }
+        assert_int_equal(mailproto_mime_set_header(m, v, "x"), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_header(m, v, "x"), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_address(m, v, "B", "b@example.org"), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_set_subject(m, v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_set_hostname(m, v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_set_text_charset(m, v), MAILPROTO_E_UNSUPPORTED);
+        assert_int_equal(mailproto_mime_text(m, mp, v, "hi", 2, NULL, NULL), MAILPROTO_E_INVALID);
+        assert_true(mailproto_mime_text(m, mp, "text/plain", "hi", 2, v, NULL) != MAILPROTO_OK);
+        assert_int_equal(mailproto_mime_data(m, mp, v, NULL, "x", 1, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_data(m, mp, "application/pdf", v, "x", 1, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_file(m, mp, v, NULL, path, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_file(m, mp, "text/plain", v, path, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_source_part(m, mp, v, NULL, &src, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_source_part(m, mp, "application/pdf", v, &src, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_source(m, "application/pdf", v, &src), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_source(m, v, "a.pdf", &src), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_text(m, v, "hi"), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_multipart(m, mp, v, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_part_set_cid(dp, v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_part_set_disposition(dp, v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_part_set_header(dp, "Content-Description", v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_part_set_header(dp, v, "x"), MAILPROTO_E_INVALID);
+    }
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    char *out = as_str(&o);
+    assert_null(strstr(out, "X-Evil"));
+    /* every line break in the output is CRLF */
+    for (size_t i = 0; i < o.len; i++)
+        if (out[i] == '\n')
+            assert_true(i > 0 && out[i - 1] == '\r');
+        else if (out[i] == '\r')
+            assert_true(i + 1 < o.len && out[i + 1] == '\n');
+    free(o.p);
+    mailproto_mime_free(m);
+    unlink(path);
+}
+
 static void bcc_never_written(void **state)
 {
     (void)state;
@@ -801,6 +875,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(injection_is_invalid),
+        cmocka_unit_test(injection_every_entry_point),
         cmocka_unit_test(bcc_never_written),
         cmocka_unit_test(reproducible_and_size_exact),
         cmocka_unit_test(cte_by_scanning),
