@@ -180,6 +180,61 @@ static void injection_every_entry_point(void **state)
     unlink(path);
 }
 
+/* add_header adds one more header (address headers: more addresses);
+ * set_header replaces every earlier one of that name. */
+static void add_header_appends(void **state)
+{
+    (void)state;
+    uint32_t seed = 43;
+    mailproto_mime *m = simple(&seed);
+    assert_int_equal(mailproto_mime_set_header(m, "X-Tag", "one"), 0);
+    assert_int_equal(mailproto_mime_add_header(m, "X-Tag", "two"), 0);
+    assert_int_equal(mailproto_mime_add_header(m, "Comments", "c1"), 0);
+    assert_int_equal(mailproto_mime_set_header(m, "To", "a1@example.org"), 0);
+    assert_int_equal(mailproto_mime_add_header(m, "To", "B <b1@example.org>, b2@example.org"), 0);
+    assert_int_equal(mailproto_mime_add_header(m, "Bcc", "hidden@example.org"), 0);
+    assert_int_equal(mailproto_mime_add_text(m, "text/plain", "x\n"), 0);
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    char *s = as_str(&o);
+    assert_non_null(strstr(s, "\r\nX-Tag: one\r\n"));
+    assert_non_null(strstr(s, "\r\nX-Tag: two\r\n"));
+    assert_non_null(strstr(s, "\r\nComments: c1\r\n"));
+    const char *to = strstr(s, "\r\nTo: ");
+    assert_non_null(to);
+    assert_null(strstr(to + 2, "\r\nTo: ")); /* one To header with every address */
+    const char *end = strstr(to + 2, "\r\n");
+    while (end[2] == ' ' || end[2] == '\t')
+        end = strstr(end + 2, "\r\n");
+    char line[300];
+    size_t ll = (size_t)(end - to);
+    assert_true(ll < sizeof line);
+    memcpy(line, to, ll);
+    line[ll] = 0;
+    assert_non_null(strstr(line, "a1@example.org"));
+    assert_non_null(strstr(line, "b1@example.org"));
+    assert_non_null(strstr(line, "b2@example.org"));
+    assert_string_equal(mailproto_mime_rcpt(m, 0), "a1@example.org");
+    assert_string_equal(mailproto_mime_rcpt(m, 1), "b1@example.org");
+    assert_string_equal(mailproto_mime_rcpt(m, 2), "b2@example.org");
+    assert_string_equal(mailproto_mime_rcpt(m, 3), "hidden@example.org");
+    assert_null(mailproto_mime_rcpt(m, 4));
+    free(o.p);
+    /* set replaces both earlier X-Tag headers and the added addresses */
+    assert_int_equal(mailproto_mime_set_header(m, "X-Tag", "three"), 0);
+    assert_int_equal(mailproto_mime_set_header(m, "To", "c@example.org"), 0);
+    o = (outbuf){0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    s = as_str(&o);
+    assert_null(strstr(s, "X-Tag: one"));
+    assert_null(strstr(s, "X-Tag: two"));
+    assert_non_null(strstr(s, "\r\nX-Tag: three\r\n"));
+    assert_null(strstr(s, "b1@example.org"));
+    assert_string_equal(mailproto_mime_rcpt(m, 0), "c@example.org");
+    free(o.p);
+    mailproto_mime_free(m);
+}
+
 static void bcc_never_written(void **state)
 {
     (void)state;
@@ -876,6 +931,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(injection_is_invalid),
         cmocka_unit_test(injection_every_entry_point),
+        cmocka_unit_test(add_header_appends),
         cmocka_unit_test(bcc_never_written),
         cmocka_unit_test(reproducible_and_size_exact),
         cmocka_unit_test(cte_by_scanning),
