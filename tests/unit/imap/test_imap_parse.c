@@ -265,6 +265,7 @@ static void test_transcripts_split(void **state)
 typedef struct collected {
     mailproto_imap_event ev[512];
     char text[512][256];
+    char name[512][64];
     size_t n;
 } collected;
 
@@ -288,6 +289,11 @@ static int collect(const char *data, size_t len, collected *c)
                 memcpy(c->text[c->n], e->data.ptr, k);
             c->text[c->n][k] = '\0';
             c->ev[c->n].data.ptr = c->text[c->n];
+            k = e->name.len < 63 ? e->name.len : 63;
+            if (k)
+                memcpy(c->name[c->n], e->name.ptr, k);
+            c->name[c->n][k] = '\0';
+            c->ev[c->n].name.ptr = c->name[c->n];
             c->ev[c->n].path = NULL;
             c->n++;
             continue;
