@@ -249,7 +249,9 @@ typedef struct mailproto_mime_limits {
  * byte offsets in the message as fed.  Parts come in document order (a
  * parent before its children).  A message/rfc822 part that is not
  * transfer-encoded has one child: the embedded message, whose parts
- * follow. */
+ * follow.  One that is base64 or quoted-printable encoded is a leaf: decode
+ * it (mailproto_mime_reader_decode with MAILPROTO_MIME_DECODE_RAW) and feed
+ * the result to a second reader to see inside it. */
 typedef struct mailproto_mime_info {
     const char *type;        /* "text/plain", lower case (the default when absent) */
     const char *charset;     /* lower case, "" for non-text parts without one */
@@ -304,7 +306,9 @@ MAILPROTO_API const mailproto_mime_info *mailproto_mime_reader_part(const mailpr
 /* A top-level header, decoded to UTF-8 (RFC 2047, whitespace of folding
  * removed): Subject, From, To, Cc, Reply-To, Sender, Date, Message-ID,
  * In-Reply-To, References, Disposition-Notification-To, MIME-Version.
- * Returns "" when absent (or for a header the reader does not keep). */
+ * Returns "" when absent, and for any other header: the reader keeps only
+ * these (bounded memory); callers who need another header read it from the
+ * bytes between the part's header_off and body_off. */
 MAILPROTO_API const char *mailproto_mime_reader_header(const mailproto_mime_reader *r,
                                                        const char *name);
 
