@@ -97,7 +97,9 @@ typedef struct mailproto_qp_enc {
  * into one CRLF line break; binary mode encodes CR and LF as =0D and =0A so
  * the bytes come back exactly.  Output lines are at most 76 characters
  * (soft breaks "=" CRLF), '=' and every byte outside 33..126 are encoded,
- * and whitespace before a line break is encoded. */
+ * whitespace before a line break is encoded, and so is an 'F' or a '.'
+ * at the start of a line (after a hard or a soft break), so that "From "
+ * lines survive mbox tools and a lone "." survives careless transports. */
 MAILPROTO_API void mailproto_qp_enc_init(mailproto_qp_enc *e, int binary);
 
 /* The most output mailproto_qp_enc_update can produce for n input bytes

@@ -161,7 +161,12 @@ MAILPROTO_API int mailproto_mime_file(mailproto_mime *m, mailproto_mime_part *pa
  * chosen by scanning: it is base64 (quoted-printable for text/ types)
  * unless declared with mailproto_mime_part_set_encoding, and
  * mailproto_mime_size works only when src->size is known and the encoding
- * is base64, binary, or 7bit/8bit for a non-text part.  A type of
+ * is base64, binary, or 7bit/8bit for a non-text part.  A read-once
+ * message/ part is written as 7bit unless declared; a read-once part
+ * written as 7bit or 8bit is checked as it goes out, and NUL, an 8-bit
+ * byte in 7bit, a line over 998 octets, a bare CR or LF (non-text parts)
+ * or a line starting like the enclosing delimiter fails that read with
+ * MAILPROTO_E_INVALID.  A type of
  * "message/rfc822" embeds a whole message (e.g. the source of another
  * mailproto_mime). */
 MAILPROTO_API int mailproto_mime_source_part(mailproto_mime *m, mailproto_mime_part *parent,
@@ -244,7 +249,9 @@ typedef struct mailproto_mime_limits {
  * byte offsets in the message as fed.  Parts come in document order (a
  * parent before its children).  A message/rfc822 part that is not
  * transfer-encoded has one child: the embedded message, whose parts
- * follow. */
+ * follow.  One that is base64 or quoted-printable encoded is a leaf: decode
+ * it (mailproto_mime_reader_decode with MAILPROTO_MIME_DECODE_RAW) and feed
+ * the result to a second reader to see inside it. */
 typedef struct mailproto_mime_info {
     const char *type;        /* "text/plain", lower case (the default when absent) */
     const char *charset;     /* lower case, "" for non-text parts without one */
@@ -274,6 +281,8 @@ typedef struct mailproto_mime_address {
  * _E_NOMEM. */
 MAILPROTO_API int mailproto_mime_reader_new(mailproto_mime_reader **out, const mailproto_mem *mem,
                                             const mailproto_mime_limits *lim);
+/* Free the reader, its part table and every string it handed out.  NULL is
+ * allowed. */
 MAILPROTO_API void mailproto_mime_reader_free(mailproto_mime_reader *r);
 
 /* Feed the next len bytes of the message (any split; bodies are not kept,
@@ -297,7 +306,9 @@ MAILPROTO_API const mailproto_mime_info *mailproto_mime_reader_part(const mailpr
 /* A top-level header, decoded to UTF-8 (RFC 2047, whitespace of folding
  * removed): Subject, From, To, Cc, Reply-To, Sender, Date, Message-ID,
  * In-Reply-To, References, Disposition-Notification-To, MIME-Version.
- * Returns "" when absent (or for a header the reader does not keep). */
+ * Returns "" when absent, and for any other header: the reader keeps only
+ * these (bounded memory); callers who need another header read it from the
+ * bytes between the part's header_off and body_off. */
 MAILPROTO_API const char *mailproto_mime_reader_header(const mailproto_mime_reader *r,
                                                        const char *name);
 

@@ -87,8 +87,21 @@ size_t mailproto_qp_enc_update(mailproto_qp_enc *e, const void *in, size_t n, ch
         }
         o = flush_ws(e, o, 0);
         if (c >= 33 && c <= 126 && c != '=') {
-            char t = (char)c;
-            o = put_token(e, o, &t, 1);
+            if (e->col + 1 > QP_ROOM) {
+                *o++ = '=';
+                *o++ = '\r';
+                *o++ = '\n';
+                e->col = 0;
+            }
+            /* An 'F' or '.' starting a line is encoded: "From " is not
+             * mangled into ">From " by mbox tools, and a line of a lone "."
+             * survives transports that forget dot-stuffing. */
+            if (e->col == 0 && (c == 'F' || c == '.')) {
+                o = put_encoded(e, o, c);
+            } else {
+                char t = (char)c;
+                o = put_token(e, o, &t, 1);
+            }
         } else {
             o = put_encoded(e, o, c);
         }

@@ -126,6 +126,22 @@ struct mailproto_mime_part {
     mailproto__sb head;     /* rendered Content-* headers and blank line */
 };
 
+/* Content scan (mime_write.c): line lengths, bare CR/LF, 8-bit bytes,
+ * lines that start like an enclosing delimiter, UTF-8 well-formedness. */
+typedef struct mailproto__scan {
+    uint64_t len, nonascii;
+    int nul, bare, ctrl;
+    size_t col, maxline;
+    int prev_cr;
+    int boundary_like;
+    const mailproto_mime_part *part; /* its ancestors' delimiters must not occur */
+    unsigned u8need;                /* UTF-8 continuation bytes still expected */
+    unsigned char u8lo, u8hi;       /* range of the next continuation byte */
+    int not_utf8;
+    char head[36];                  /* the first bytes of the current line */
+    size_t nhead;
+} mailproto__scan;
+
 #define MAILPROTO__IBUF 3072
 #define MAILPROTO__NBUF (2 * MAILPROTO__IBUF + 2)
 #define MAILPROTO__OBUF 16384
@@ -144,6 +160,7 @@ typedef struct mailproto__writer {
     mailproto_b64_enc b64;
     mailproto_qp_enc qp;
     char line[80];          /* a delimiter line */
+    mailproto__scan vscan;             /* checks an unscanned part written as 7bit/8bit */
     unsigned char ibuf[MAILPROTO__IBUF];
     char nbuf[MAILPROTO__NBUF];
     char obuf[MAILPROTO__OBUF];

@@ -207,18 +207,8 @@ static int assemble(mailproto_mime *m)
 
 /* ---- scanning: pick the transfer encoding ---- */
 
-typedef struct scan {
-    uint64_t len, nonascii;
-    int nul, bare, ctrl;
-    size_t col, maxline;
-    int prev_cr;
-    int boundary_like;
-    const mailproto_mime_part *part; /* its ancestors' delimiters must not occur */
-    unsigned u8need;                /* UTF-8 continuation bytes still expected */
-    int not_utf8;
-    char head[36];                  /* the first bytes of the current line */
-    size_t nhead;
-} scan;
+
+typedef mailproto__scan scan;
 
 #define DELIM_LEN 33 /* "--" + "=_mp_" + 26 */
 
@@ -231,24 +221,40 @@ static void scan_line_head(scan *s)
             s->boundary_like = 1;
 }
 
-/* A light UTF-8 check (lead and continuation bytes) for text parts. */
+/* A strict UTF-8 check for text parts (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), one byte at a time so that it works
+ * across reads.  u8lo/u8hi bound the next continuation byte. */
 static void u8_step(scan *s, unsigned char b)
 {
     if (s->u8need) {
-        if ((b & 0xC0) != 0x80) {
+        if (b < s->u8lo || b > s->u8hi) {
             s->not_utf8 = 1;
             s->u8need = 0;
         } else {
             s->u8need--;
         }
-    } else if (b >= 0xC2 && b <= 0xDF) {
+        s->u8lo = 0x80;
+        s->u8hi = 0xBF;
+        return;
+    }
+    s->u8lo = 0x80;
+    s->u8hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
         s->u8need = 1;
     } else if (b >= 0xE0 && b <= 0xEF) {
         s->u8need = 2;
+        if (b == 0xE0)
+            s->u8lo = 0xA0; /* overlong below U+0800 */
+        else if (b == 0xED)
+            s->u8hi = 0x9F; /* surrogates U+D800..U+DFFF */
     } else if (b >= 0xF0 && b <= 0xF4) {
         s->u8need = 3;
+        if (b == 0xF0)
+            s->u8lo = 0x90; /* overlong below U+10000 */
+        else if (b == 0xF4)
+            s->u8hi = 0x8F; /* above U+10FFFF */
     } else if (b >= 0x80) {
-        s->not_utf8 = 1;
+        s->not_utf8 = 1; /* C0, C1, F5..FF or a stray continuation byte */
     }
 }
 
@@ -796,6 +802,8 @@ static int open_body(mailproto_mime *m, mailproto_mime_part *p)
     w->mem_off = 0;
     mailproto_b64_enc_init(&w->b64, 76);
     mailproto_qp_enc_init(&w->qp, !p->is_text);
+    memset(&w->vscan, 0, sizeof w->vscan);
+    w->vscan.part = p;
     if (p->kind == MAILPROTO__MP_TEXT || p->kind == MAILPROTO__MP_DATA)
         return MAILPROTO_OK;
     if (w->measure && !p->src->rewind) {
@@ -822,15 +830,30 @@ static int open_body(mailproto_mime *m, mailproto_mime_part *p)
     return MAILPROTO_OK;
 }
 
-/* Verify content of an unscanned part written as 7bit/8bit. */
+/* Verify content of an unscanned part (a read-once source) written as
+ * 7bit or 8bit as it goes out: no NUL, no 8-bit byte in 7bit, no line over
+ * 998 octets, no bare CR or LF outside text parts (text is normalised),
+ * no line that starts like an enclosing delimiter.  A violation stops the
+ * read-out with MAILPROTO_E_INVALID rather than sending a broken message.
+ * n == 0 checks the end of the body. */
 static int verify_plain(mailproto_mime *m, const mailproto_mime_part *p, const unsigned char *d,
                         size_t n)
 {
-    if (p->scanned || p->cte == MAILPROTO_CTE_BINARY)
+    if (p->scanned || (p->cte != MAILPROTO_CTE_7BIT && p->cte != MAILPROTO_CTE_8BIT))
         return MAILPROTO_OK;
-    for (size_t i = 0; i < n; i++)
-        if (d[i] == 0 || (d[i] >= 0x80 && p->cte == MAILPROTO_CTE_7BIT))
-            return fail(m, MAILPROTO_E_INVALID, "content does not fit its declared 7bit/8bit encoding");
+    scan *s = &m->w.vscan;
+    if (n)
+        scan_feed(s, d, n, p->is_text);
+    else
+        scan_end(s);
+    if (s->nul || (s->nonascii && p->cte == MAILPROTO_CTE_7BIT))
+        return fail(m, MAILPROTO_E_INVALID, "content does not fit its declared 7bit/8bit encoding");
+    if (s->maxline > 998 || s->col > 998)
+        return fail(m, MAILPROTO_E_INVALID, "a 7bit/8bit part has a line over 998 octets");
+    if (s->bare && !p->is_text)
+        return fail(m, MAILPROTO_E_INVALID, "a 7bit/8bit part has a bare CR or LF");
+    if (s->boundary_like)
+        return fail(m, MAILPROTO_E_INVALID, "a part holds a line that starts like its delimiter");
     return MAILPROTO_OK;
 }
 
@@ -856,6 +879,9 @@ static int body_step(mailproto_mime *m)
     }
     if (n == 0) {
         /* end of the body */
+        int vrc = verify_plain(m, p, NULL, 0);
+        if (vrc != MAILPROTO_OK)
+            return vrc;
         size_t k = 0;
         if (p->cte == MAILPROTO_CTE_BASE64)
             k = mailproto_b64_enc_final(&w->b64, w->obuf);

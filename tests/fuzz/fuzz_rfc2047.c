@@ -1,6 +1,7 @@
 /* Fuzz target: the RFC 2047 decoder and the RFC 2231 parameter decoder are
  * total and give valid UTF-8; encoding valid UTF-8 round-trips and keeps
  * every word within 75 octets. */
+#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,13 +36,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (mailproto_rfc2047_decode(enc + skip, need - skip, back, need * 3 + 8, &bl) != 0 || bl != size ||
                 memcmp(back, data, size) != 0)
                 abort();
-            /* words <= 75 */
+            /* words <= 75 octets, each decoding alone to whole characters
+             * (no U+FFFD unless the text has one), '=' padding only on the
+             * last B word, lines <= 76 with the first starting at col */
+            int has_fffd = size >= 3 && memmem(data, size, "\xef\xbf\xbd", 3) != NULL;
+            const char *padded = NULL;
             for (const char *w = strstr(enc, "=?"); w; w = strstr(w + 2, "=?")) {
                 const char *e = strstr(w + 10, "?=");
-                if (!e || e + 2 - w > 75)
+                if (!e || e + 2 - w > 75 || padded)
+                    abort();
+                if (w[8] == 'B' && e[-1] == '=')
+                    padded = w;
+                char one[300];
+                size_t ol;
+                if (mailproto_rfc2047_decode(w, (size_t)(e + 2 - w), one, sizeof one, &ol) != 0 ||
+                    mailproto_utf8_check(one, ol) != 0 ||
+                    (!has_fffd && ol >= 3 && memmem(one, ol, "\xef\xbf\xbd", 3)))
                     abort();
                 w = e;
             }
+            size_t line = col;
+            for (size_t i = 0; i < need; i++) {
+                if (enc[i] == '\r') {
+                    if (enc[i + 1] != '\n' || enc[i + 2] != ' ' || (i > 0 && line > 76))
+                        abort();
+                    line = 0;
+                    i++;
+                    continue;
+                }
+                line++;
+            }
+            if (line > 76)
+                abort();
         }
         free(enc);
         free(back);

@@ -65,6 +65,10 @@ static void vectors(void **state)
         {0, "two  words", "two  words"},
         {1, "a\r\nb", "a=0D=0Ab"},
         {1, "\x00\xff", "=00=FF"},
+        {0, "From me\nFrom you", "=46rom me\r\n=46rom you"},
+        {0, ".\n.x\na.F", "=2E\r\n=2Ex\r\na.F"},
+        {1, "From", "=46rom"},
+        {0, " From", " From"},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char out[64];
@@ -91,6 +95,31 @@ static void long_lines_and_soft_breaks(void **state)
     size_t m = dec_all(out, n, n / 3, back);
     assert_int_equal(m, sizeof in);
     assert_memory_equal(back, in, m);
+}
+
+/* After a soft break the next line starts with the encoded 'F' or '.'. */
+static void line_start_from_and_dot(void **state)
+{
+    (void)state;
+    for (int ch = 0; ch < 2; ch++) {
+        char in[300];
+        memset(in, ch ? '.' : 'F', sizeof in);
+        char out[1200];
+        size_t n = enc_all(0, in, sizeof in, 7, out);
+        check_lines(out, n);
+        const char *enc = ch ? "=2E" : "=46";
+        /* every line begins with the encoded form, and no line begins with
+         * the raw character */
+        assert_memory_equal(out, enc, 3);
+        for (size_t i = 0; i + 2 < n; i++)
+            if (out[i] == '\r' && out[i + 1] == '\n') {
+                assert_memory_equal(out + i + 2, enc, 3);
+            }
+        unsigned char back[400];
+        size_t m = dec_all(out, n, 5, back);
+        assert_int_equal(m, sizeof in);
+        assert_memory_equal(back, in, m);
+    }
 }
 
 static void binary_roundtrip_every_split(void **state)
@@ -180,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(vectors),
         cmocka_unit_test(long_lines_and_soft_breaks),
+        cmocka_unit_test(line_start_from_and_dot),
         cmocka_unit_test(binary_roundtrip_every_split),
         cmocka_unit_test(text_roundtrip_random),
         cmocka_unit_test(decoder_is_lenient),

@@ -265,6 +265,7 @@ static void test_transcripts_split(void **state)
 typedef struct collected {
     mailproto_imap_event ev[512];
     char text[512][256];
+    char name[512][64];
     size_t n;
 } collected;
 
@@ -288,6 +289,11 @@ static int collect(const char *data, size_t len, collected *c)
                 memcpy(c->text[c->n], e->data.ptr, k);
             c->text[c->n][k] = '\0';
             c->ev[c->n].data.ptr = c->text[c->n];
+            k = e->name.len < 63 ? e->name.len : 63;
+            if (k)
+                memcpy(c->name[c->n], e->name.ptr, k);
+            c->name[c->n][k] = '\0';
+            c->ev[c->n].name.ptr = c->name[c->n];
             c->ev[c->n].path = NULL;
             c->n++;
             continue;
@@ -391,6 +397,95 @@ static void test_typed_fetch(void **state)
     free(c);
 }
 
+/* Every response code is typed: item = its CODE_*, name = the atom, and
+ * the numbers and arguments the header promises. */
+static void test_typed_codes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        int code;
+        uint64_t number;   /* (uint64_t)-1: not checked */
+        int arg_type;      /* first argument event with item == code, 0: none */
+        uint64_t a1, a2;   /* its number/number2 for ranges */
+        const char *data;  /* expected data of the code event, NULL: not checked */
+    } v[] = {
+        {"* OK [ALERT] System shutdown in 10 minutes\r\n", MAILPROTO_IMAP_CODE_ALERT, (uint64_t)-1, 0, 0, 0, NULL},
+        {"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n", MAILPROTO_IMAP_CODE_CAPABILITY, (uint64_t)-1,
+         MAILPROTO_IMAP_EV_ATOM, 0, 0, NULL},
+        {"* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n", MAILPROTO_IMAP_CODE_PERMANENTFLAGS,
+         (uint64_t)-1, MAILPROTO_IMAP_EV_FLAG, 0, 0, NULL},
+        {"* OK [UIDVALIDITY 3857529045] UIDs valid\r\n", MAILPROTO_IMAP_CODE_UIDVALIDITY, 3857529045u, 0, 0, 0,
+         NULL},
+        {"* OK [UIDNEXT 4392] Predicted next UID\r\n", MAILPROTO_IMAP_CODE_UIDNEXT, 4392, 0, 0, 0, NULL},
+        {"* OK [UNSEEN 12] Message 12 is first unseen\r\n", MAILPROTO_IMAP_CODE_UNSEEN, 12, 0, 0, 0, NULL},
+        {"* OK [HIGHESTMODSEQ 9223372036854775807] Highest\r\n", MAILPROTO_IMAP_CODE_HIGHESTMODSEQ,
+         9223372036854775807ull, 0, 0, 0, NULL},
+        {"* OK [NOMODSEQ] Sorry, this mailbox format doesn't support modsequences\r\n",
+         MAILPROTO_IMAP_CODE_NOMODSEQ, (uint64_t)-1, 0, 0, 0, NULL},
+        {"A142 OK [READ-ONLY] EXAMINE completed\r\n", MAILPROTO_IMAP_CODE_READ_ONLY, (uint64_t)-1, 0, 0, 0, NULL},
+        {"A142 OK [READ-WRITE] SELECT completed\r\n", MAILPROTO_IMAP_CODE_READ_WRITE, (uint64_t)-1, 0, 0, 0, NULL},
+        {"A003 NO [TRYCREATE] Mailbox doesn't exist\r\n", MAILPROTO_IMAP_CODE_TRYCREATE, (uint64_t)-1, 0, 0, 0, NULL},
+        {"A003 OK [APPENDUID 38505 3955] APPEND completed\r\n", MAILPROTO_IMAP_CODE_APPENDUID, 38505,
+         MAILPROTO_IMAP_EV_RANGE, 3955, 3955, NULL},
+        {"A004 OK [COPYUID 38505 304,319:320 3956:3958] Done\r\n", MAILPROTO_IMAP_CODE_COPYUID, 38505,
+         MAILPROTO_IMAP_EV_RANGE, 304, 304, NULL},
+        {"A004 OK [UIDNOTSTICKY] Non-persistent UIDs\r\n", MAILPROTO_IMAP_CODE_UIDNOTSTICKY, (uint64_t)-1, 0, 0, 0,
+         NULL},
+        {"* OK [CLOSED] Previous mailbox closed\r\n", MAILPROTO_IMAP_CODE_CLOSED, (uint64_t)-1, 0, 0, 0, NULL},
+        {"d105 OK [MODIFIED 7,9] Conditional STORE failed\r\n", MAILPROTO_IMAP_CODE_MODIFIED, (uint64_t)-1,
+         MAILPROTO_IMAP_EV_RANGE, 7, 7, NULL},
+        {"A1 BAD [PARSE] Bad syntax\r\n", MAILPROTO_IMAP_CODE_PARSE, (uint64_t)-1, 0, 0, 0, NULL},
+        {"A1 NO [REFERRAL imap://user;AUTH=*@srv/] Remote\r\n", MAILPROTO_IMAP_CODE_REFERRAL, (uint64_t)-1, 0, 0,
+         0, "imap://user;AUTH=*@srv/"},
+        {"A1 NO [AUTHENTICATIONFAILED] Bad creds\r\n", MAILPROTO_IMAP_CODE_AUTHENTICATIONFAILED, (uint64_t)-1, 0,
+         0, 0, NULL},
+        {"A1 NO [UNAVAILABLE] Try later\r\n", MAILPROTO_IMAP_CODE_UNAVAILABLE, (uint64_t)-1, 0, 0, 0, NULL},
+        {"* OK [X-GM-SOMETHING a b c] hi\r\n", MAILPROTO_IMAP_CODE_OTHER, (uint64_t)-1, 0, 0, 0, "a b c"},
+    };
+    collected *c = calloc(1, sizeof *c);
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+        assert_int_equal(collect(v[k].line, strlen(v[k].line), c), MAILPROTO_E_CLOSED);
+        const mailproto_imap_event *e = find(c, MAILPROTO_IMAP_EV_CODE, -1, 0);
+        if (!e || e->item != v[k].code)
+            fail_msg("%s: code %d", v[k].line, e ? e->item : -1);
+        assert_null(find(c, MAILPROTO_IMAP_EV_UNPARSED, -1, 0));
+        const char *lb = strchr(v[k].line, '[') + 1;
+        size_t nl = strcspn(lb, " ]");
+        assert_int_equal(e->name.len, nl);
+        assert_memory_equal(e->name.ptr, lb, nl);
+        if (v[k].number != (uint64_t)-1)
+            assert_int_equal(e->number, v[k].number);
+        if (v[k].data)
+            assert_string_equal(e->data.ptr, v[k].data);
+        if (v[k].arg_type) {
+            const mailproto_imap_event *a = find(c, v[k].arg_type, v[k].code, (size_t)(e - c->ev) + 1);
+            if (!a)
+                fail_msg("%s: no argument event", v[k].line);
+            if (v[k].arg_type == MAILPROTO_IMAP_EV_RANGE) {
+                assert_int_equal(a->number, v[k].a1);
+                assert_int_equal(a->number2, v[k].a2);
+            }
+        }
+        /* the text after the code is still there */
+        assert_non_null(find(c, MAILPROTO_IMAP_EV_TEXT, -1, 0));
+    }
+    /* COPYUID: source set then the destination set marked EVF_SECOND */
+    const char cu[] = "A004 OK [COPYUID 38505 304,319:320 3956:3958] Done\r\n";
+    assert_int_equal(collect(cu, sizeof cu - 1, c), MAILPROTO_E_CLOSED);
+    uint64_t want[3][3] = {{304, 304, 0}, {319, 320, 0}, {3956, 3958, 1}};
+    size_t at = 0;
+    for (int j = 0; j < 3; j++) {
+        const mailproto_imap_event *a = find(c, MAILPROTO_IMAP_EV_RANGE, MAILPROTO_IMAP_CODE_COPYUID, at);
+        assert_non_null(a);
+        assert_int_equal(a->number, want[j][0]);
+        assert_int_equal(a->number2, want[j][1]);
+        assert_int_equal((a->flags & MAILPROTO_IMAP_EVF_SECOND) != 0, (int)want[j][2]);
+        at = (size_t)(a - c->ev) + 1;
+    }
+    free(c);
+}
+
 static void test_typed_more(void **state)
 {
     (void)state;
@@ -486,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_transcripts_split),
         cmocka_unit_test(test_typed_status),
         cmocka_unit_test(test_typed_fetch),
+        cmocka_unit_test(test_typed_codes),
         cmocka_unit_test(test_typed_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

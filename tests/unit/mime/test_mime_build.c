@@ -106,6 +106,135 @@ static void injection_is_invalid(void **state)
     mailproto_mime_free(m);
 }
 
+/* Every string entry point of the builder, with CR, LF and CRLF at the
+ * start, in the middle and at the end: each one is MAILPROTO_E_INVALID, and
+ * the message read out afterwards holds none of the injected text. */
+static void injection_every_entry_point(void **state)
+{
+    (void)state;
+    static const char *fmt[] = {"\rX-Evil: 1", "a\nX-Evil: 1", "a\r\nX-Evil: 1", "a\r\n", "a\r",
+                                "a\n"};
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/mp_inj_%ld.txt", (long)getpid());
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("file body\n", f);
+    fclose(f);
+    uint32_t seed = 42;
+    mailproto_mime *m = simple(&seed);
+    mailproto_mime_part *mp, *dp;
+    assert_int_equal(mailproto_mime_multipart(m, NULL, "mixed", &mp), 0);
+    assert_int_equal(mailproto_mime_data(m, mp, "application/octet-stream", "ok.bin", "x", 1, &dp), 0);
+    assert_int_equal(mailproto_mime_text(m, mp, "text/plain", "hi", 2, NULL, NULL), 0);
+    mailproto_source src;
+    mailproto_source_mem(&src, "y", 1);
+    static const char *hdrs[] = {"Subject", "From", "To", "Cc", "Reply-To", "Bcc", "Message-ID",
+                                 "In-Reply-To", "References", "Disposition-Notification-To",
+                                 "Date", "X-Custom", "Keywords", "Comments"};
+    for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++) {
+        const char *v = fmt[i];
+        for (size_t h = 0; h < sizeof hdrs / sizeof hdrs[0]; h++) {
+            if (mailproto_mime_set_header(m, hdrs[h], v) != MAILPROTO_E_INVALID)
+                fail_msg("set_header %s %zu", hdrs[h], i);
+            if (mailproto_mime_add_header(m, hdrs[h], v) != MAILPROTO_E_INVALID)
+                fail_msg("add_header %s %zu", hdrs[h], i);
+            if (mailproto_mime_add_address(m, hdrs[h], v, "b@example.org") != MAILPROTO_E_INVALID)
+                fail_msg("add_address name %s %zu", hdrs[h], i);
+            assert_int_equal(mailproto_mime_add_address(m, hdrs[h], "B", v), MAILPROTO_E_INVALID);
+        }
+        assert_int_equal(mailproto_mime_set_header(m, v, "x"), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_header(m, v, "x"), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_address(m, v, "B", "b@example.org"), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_set_subject(m, v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_set_hostname(m, v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_set_text_charset(m, v), MAILPROTO_E_UNSUPPORTED);
+        assert_int_equal(mailproto_mime_text(m, mp, v, "hi", 2, NULL, NULL), MAILPROTO_E_INVALID);
+        assert_true(mailproto_mime_text(m, mp, "text/plain", "hi", 2, v, NULL) != MAILPROTO_OK);
+        assert_int_equal(mailproto_mime_data(m, mp, v, NULL, "x", 1, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_data(m, mp, "application/pdf", v, "x", 1, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_file(m, mp, v, NULL, path, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_file(m, mp, "text/plain", v, path, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_source_part(m, mp, v, NULL, &src, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_source_part(m, mp, "application/pdf", v, &src, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_source(m, "application/pdf", v, &src), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_source(m, v, "a.pdf", &src), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_add_text(m, v, "hi"), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_multipart(m, mp, v, NULL), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_part_set_cid(dp, v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_part_set_disposition(dp, v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_part_set_header(dp, "Content-Description", v), MAILPROTO_E_INVALID);
+        assert_int_equal(mailproto_mime_part_set_header(dp, v, "x"), MAILPROTO_E_INVALID);
+    }
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    char *out = as_str(&o);
+    assert_null(strstr(out, "X-Evil"));
+    /* every line break in the output is CRLF */
+    for (size_t i = 0; i < o.len; i++)
+        if (out[i] == '\n')
+            assert_true(i > 0 && out[i - 1] == '\r');
+        else if (out[i] == '\r')
+            assert_true(i + 1 < o.len && out[i + 1] == '\n');
+    free(o.p);
+    mailproto_mime_free(m);
+    unlink(path);
+}
+
+/* add_header adds one more header (address headers: more addresses);
+ * set_header replaces every earlier one of that name. */
+static void add_header_appends(void **state)
+{
+    (void)state;
+    uint32_t seed = 43;
+    mailproto_mime *m = simple(&seed);
+    assert_int_equal(mailproto_mime_set_header(m, "X-Tag", "one"), 0);
+    assert_int_equal(mailproto_mime_add_header(m, "X-Tag", "two"), 0);
+    assert_int_equal(mailproto_mime_add_header(m, "Comments", "c1"), 0);
+    assert_int_equal(mailproto_mime_set_header(m, "To", "a1@example.org"), 0);
+    assert_int_equal(mailproto_mime_add_header(m, "To", "B <b1@example.org>, b2@example.org"), 0);
+    assert_int_equal(mailproto_mime_add_header(m, "Bcc", "hidden@example.org"), 0);
+    assert_int_equal(mailproto_mime_add_text(m, "text/plain", "x\n"), 0);
+    outbuf o = {0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    char *s = as_str(&o);
+    assert_non_null(strstr(s, "\r\nX-Tag: one\r\n"));
+    assert_non_null(strstr(s, "\r\nX-Tag: two\r\n"));
+    assert_non_null(strstr(s, "\r\nComments: c1\r\n"));
+    const char *to = strstr(s, "\r\nTo: ");
+    assert_non_null(to);
+    assert_null(strstr(to + 2, "\r\nTo: ")); /* one To header with every address */
+    const char *end = strstr(to + 2, "\r\n");
+    while (end[2] == ' ' || end[2] == '\t')
+        end = strstr(end + 2, "\r\n");
+    char line[300];
+    size_t ll = (size_t)(end - to);
+    assert_true(ll < sizeof line);
+    memcpy(line, to, ll);
+    line[ll] = 0;
+    assert_non_null(strstr(line, "a1@example.org"));
+    assert_non_null(strstr(line, "b1@example.org"));
+    assert_non_null(strstr(line, "b2@example.org"));
+    assert_string_equal(mailproto_mime_rcpt(m, 0), "a1@example.org");
+    assert_string_equal(mailproto_mime_rcpt(m, 1), "b1@example.org");
+    assert_string_equal(mailproto_mime_rcpt(m, 2), "b2@example.org");
+    assert_string_equal(mailproto_mime_rcpt(m, 3), "hidden@example.org");
+    assert_null(mailproto_mime_rcpt(m, 4));
+    free(o.p);
+    /* set replaces both earlier X-Tag headers and the added addresses */
+    assert_int_equal(mailproto_mime_set_header(m, "X-Tag", "three"), 0);
+    assert_int_equal(mailproto_mime_set_header(m, "To", "c@example.org"), 0);
+    o = (outbuf){0};
+    assert_int_equal(read_all(m, 4096, &o), 0);
+    s = as_str(&o);
+    assert_null(strstr(s, "X-Tag: one"));
+    assert_null(strstr(s, "X-Tag: two"));
+    assert_non_null(strstr(s, "\r\nX-Tag: three\r\n"));
+    assert_null(strstr(s, "b1@example.org"));
+    assert_string_equal(mailproto_mime_rcpt(m, 0), "c@example.org");
+    free(o.p);
+    mailproto_mime_free(m);
+}
+
 static void bcc_never_written(void **state)
 {
     (void)state;
@@ -325,6 +454,79 @@ static void text_charset_labels(void **state)
     mailproto_mime_free(m);
 }
 
+/* Unlabelled text from a source must be well-formed UTF-8: overlong forms,
+ * surrogates, code points above U+10FFFF, stray continuation bytes and a
+ * sequence cut at the end are refused; valid 2-, 3- and 4-byte characters at
+ * the edges of each range pass.  The source hands out one byte per read, so
+ * the check works across reads. */
+typedef struct byte_src {
+    mailproto_source src;
+    const unsigned char *p;
+    size_t n, off;
+} byte_src;
+
+static int byte_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+    byte_src *b = ctx;
+    *got = 0;
+    if (b->off < b->n && cap) {
+        ((unsigned char *)buf)[0] = b->p[b->off++];
+        *got = 1;
+    }
+    return 0;
+}
+
+static int byte_rewind(void *ctx)
+{
+    ((byte_src *)ctx)->off = 0;
+    return 0;
+}
+
+static void text_source_utf8_strict(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int ok;
+    } cases[] = {
+        {"a\xc2\x80z", 1},             /* U+0080 */
+        {"a\xe0\xa0\x80z", 1},         /* U+0800 */
+        {"a\xed\x9f\xbfz", 1},         /* U+D7FF */
+        {"a\xee\x80\x80z", 1},         /* U+E000 */
+        {"a\xf0\x90\x80\x80z", 1},     /* U+10000 */
+        {"a\xf4\x8f\xbf\xbfz", 1},     /* U+10FFFF */
+        {"a\xc0\xafz", 0},             /* overlong '/' */
+        {"a\xc1\xbfz", 0},             /* overlong */
+        {"a\xe0\x80\xafz", 0},         /* overlong 3-byte */
+        {"a\xe0\x9f\xbfz", 0},         /* overlong 3-byte, top */
+        {"a\xed\xa0\x80z", 0},         /* U+D800 */
+        {"a\xed\xbf\xbfz", 0},         /* U+DFFF */
+        {"a\xf0\x80\x80\xafz", 0},     /* overlong 4-byte */
+        {"a\xf0\x8f\xbf\xbfz", 0},     /* overlong 4-byte, top */
+        {"a\xf4\x90\x80\x80z", 0},     /* U+110000 */
+        {"a\xf5\x80\x80\x80z", 0},     /* F5 lead */
+        {"a\x80z", 0},                 /* stray continuation */
+        {"a\xe2\x82z", 0},             /* cut short */
+        {"a\xe2\x82", 0},              /* cut at the end */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint32_t seed = 40;
+        mailproto_mime *m = simple(&seed);
+        byte_src b = {{0}, (const unsigned char *)cases[i].text, strlen(cases[i].text), 0};
+        b.src.read = byte_read;
+        b.src.rewind = byte_rewind;
+        b.src.ctx = &b;
+        b.src.size = MAILPROTO_SIZE_UNKNOWN;
+        assert_int_equal(mailproto_mime_source_part(m, NULL, "text/plain", NULL, &b.src, NULL), 0);
+        outbuf o = {0};
+        int rc = read_all(m, 4096, &o);
+        if (cases[i].ok != (rc == 0))
+            fail_msg("case %zu: rc %d", i, rc);
+        free(o.p);
+        mailproto_mime_free(m);
+    }
+}
+
 static void read_once_sources(void **state)
 {
     (void)state;
@@ -383,6 +585,85 @@ static void read_once_sources(void **state)
     assert_int_equal(read_all(m, 512, &o), MAILPROTO_E_INVALID);
     free(o.p);
     mailproto_mime_free(m);
+}
+
+/* A read-once part written as 7bit/8bit cannot be scanned first: it is
+ * checked as it goes out (one byte per read), and a bare LF, a line over
+ * 998 octets or a line starting like the enclosing delimiter stops the
+ * read with MAILPROTO_E_INVALID instead of producing a broken message. */
+static int once_build(const char *type, int cte, const char *content, size_t len, outbuf *o)
+{
+    uint32_t seed = 41;
+    mailproto_mime *m = simple(&seed);
+    byte_src b = {{0}, (const unsigned char *)content, len, 0};
+    b.src.read = byte_read;
+    b.src.rewind = NULL;
+    b.src.ctx = &b;
+    b.src.size = len;
+    assert_int_equal(mailproto_mime_add_text(m, "text/plain", "see attached\n"), 0);
+    mailproto_mime_part *p;
+    assert_int_equal(mailproto_mime_source_part(m, NULL, type, "x.dat", &b.src, &p), 0);
+    if (cte)
+        assert_int_equal(mailproto_mime_part_set_encoding(p, cte), 0);
+    int rc = read_all(m, 700, o);
+    mailproto_mime_free(m);
+    return rc;
+}
+
+static void read_once_plain_checked(void **state)
+{
+    (void)state;
+    outbuf o = {0};
+    const char *good = "Subject: inner\r\nFrom: a@example.org\r\n\r\nhello\r\n";
+    assert_int_equal(once_build("message/rfc822", 0, good, strlen(good), &o), 0);
+    assert_non_null(strstr(as_str(&o), good));
+    free(o.p);
+    o = (outbuf){0};
+    const char *lf = "Subject: inner\nFrom: a@example.org\n\nhello\n";
+    assert_int_equal(once_build("message/rfc822", 0, lf, strlen(lf), &o), MAILPROTO_E_INVALID);
+    free(o.p);
+    o = (outbuf){0};
+    const char *cr = "Subject: inner\r\n\r\nhel\rlo\r\n";
+    assert_int_equal(once_build("message/rfc822", 0, cr, strlen(cr), &o), MAILPROTO_E_INVALID);
+    free(o.p);
+
+    /* line lengths: 998 passes, 999 does not (also as the last line) */
+    char line[1200];
+    for (size_t len = 998; len <= 999; len++) {
+        for (int last = 0; last <= 1; last++) {
+            memset(line, 'a', len);
+            size_t n = len;
+            if (!last) {
+                memcpy(line + n, "\r\nb\r\n", 5);
+                n += 5;
+            }
+            o = (outbuf){0};
+            int rc = once_build("application/octet-stream", MAILPROTO_CTE_8BIT, line, n, &o);
+            assert_int_equal(rc, len == 998 ? 0 : MAILPROTO_E_INVALID);
+            free(o.p);
+        }
+    }
+
+    /* a line that starts like the delimiter of the enclosing multipart:
+     * the first boundary seed 41 draws */
+    uint32_t s41 = 41;
+    unsigned char r[26];
+    case_random(&s41, r, 26);
+    char t[200];
+    int n = sprintf(t, "before\r\n--=_mp_");
+    for (int i = 0; i < 26; i++)
+        t[n++] = "abcdefghijklmnopqrstuvwxyz234567"[r[i] & 31];
+    n += sprintf(t + n, "--\r\nafter\r\n");
+    o = (outbuf){0};
+    assert_int_equal(once_build("application/octet-stream", MAILPROTO_CTE_7BIT, t, (size_t)n, &o),
+                     MAILPROTO_E_INVALID);
+    free(o.p);
+    /* the same bytes with one letter changed go through, so the test above
+     * hit the delimiter and nothing else */
+    t[18] = t[18] == 'a' ? 'b' : 'a';
+    o = (outbuf){0};
+    assert_int_equal(once_build("application/octet-stream", MAILPROTO_CTE_7BIT, t, (size_t)n, &o), 0);
+    free(o.p);
 }
 
 typedef struct again_src {
@@ -649,13 +930,17 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(injection_is_invalid),
+        cmocka_unit_test(injection_every_entry_point),
+        cmocka_unit_test(add_header_appends),
         cmocka_unit_test(bcc_never_written),
         cmocka_unit_test(reproducible_and_size_exact),
         cmocka_unit_test(cte_by_scanning),
         cmocka_unit_test(text_line_breaks_become_crlf),
         cmocka_unit_test(empty_multipart_is_an_error),
         cmocka_unit_test(text_charset_labels),
+        cmocka_unit_test(text_source_utf8_strict),
         cmocka_unit_test(read_once_sources),
+        cmocka_unit_test(read_once_plain_checked),
         cmocka_unit_test(again_passes_through),
         cmocka_unit_test(constant_memory),
         cmocka_unit_test(allocation_failures),

@@ -386,6 +386,34 @@ static void malformed(void **state)
     mailproto_mime_reader_free(r);
 }
 
+/* A transfer-encoded message/rfc822 is a leaf; decoding it raw and feeding
+ * a second reader shows the embedded message (the documented way). */
+static void encoded_message_part(void **state)
+{
+    (void)state;
+    const char *m = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                    "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                    "U3ViamVjdDogaW5uZXINCg0KaGVsbG8NCg==\r\n--b--\r\n";
+    mailproto_mime_reader *r = parse_str(m, strlen(m));
+    assert_int_equal(mailproto_mime_reader_count(r), 2);
+    const mailproto_mime_info *pi = mailproto_mime_reader_part(r, 1);
+    assert_string_equal(pi->type, "message/rfc822");
+    assert_string_equal(pi->encoding, "base64");
+    assert_int_equal(pi->n_children, 0);
+    buf b = {0};
+    mailproto_sink sink = {0};
+    sink.write = buf_write;
+    sink.ctx = &b;
+    assert_int_equal(mailproto_mime_reader_decode(r, 1, m, strlen(m), MAILPROTO_MIME_DECODE_RAW, &sink), 0);
+    assert_int_equal(b.len, 25);
+    assert_memory_equal(b.p, "Subject: inner\r\n\r\nhello\r\n", 25);
+    mailproto_mime_reader *r2 = parse_str((const char *)b.p, b.len);
+    assert_string_equal(mailproto_mime_reader_header(r2, "Subject"), "inner");
+    mailproto_mime_reader_free(r2);
+    mailproto_mime_reader_free(r);
+    free(b.p);
+}
+
 static void deep_nesting_is_bounded(void **state)
 {
     (void)state;
@@ -505,6 +533,7 @@ int main(void)
         cmocka_unit_test(roundtrip_cases),
         cmocka_unit_test(split_at_every_byte),
         cmocka_unit_test(malformed),
+        cmocka_unit_test(encoded_message_part),
         cmocka_unit_test(deep_nesting_is_bounded),
         cmocka_unit_test(many_headers_are_bounded),
         cmocka_unit_test(decoder_streams),
