@@ -197,3 +197,57 @@ int mailproto__drive_run(mailproto__drive *d, const mailproto__drive_engine *vt,
             return vt->io_error(eng, rc);
     }
 }
+
+/* ---- engine mode ---- */
+
+int mailproto__drive_lend_input(const mailproto__drive_engine *vt, void *eng, int gate,
+                                unsigned char **p, size_t *cap)
+{
+    if (!p || !cap)
+        return MAILPROTO_E_INVALID;
+    *p = NULL;
+    *cap = 0;
+    if (gate != MAILPROTO_OK)
+        return gate;
+    vt->input(eng, p, cap);
+    return MAILPROTO_OK;
+}
+
+int mailproto__drive_ack_input(const mailproto__drive_engine *vt, void *eng, int gate, size_t n)
+{
+    unsigned char *p;
+    size_t cap;
+    if (gate != MAILPROTO_OK)
+        return gate;
+    vt->input(eng, &p, &cap);
+    if (n > cap)
+        return MAILPROTO_E_INVALID;
+    vt->input_done(eng, n);
+    return MAILPROTO_OK;
+}
+
+int mailproto__drive_lend_output(const mailproto__drive_engine *vt, void *eng, int gate,
+                                 const unsigned char **p, size_t *len)
+{
+    if (!p || !len)
+        return MAILPROTO_E_INVALID;
+    *p = NULL;
+    *len = 0;
+    if (gate != MAILPROTO_OK)
+        return gate;
+    vt->output(eng, p, len);
+    return MAILPROTO_OK;
+}
+
+int mailproto__drive_ack_output(const mailproto__drive_engine *vt, void *eng, int gate, size_t n)
+{
+    const unsigned char *p;
+    size_t len;
+    if (gate != MAILPROTO_OK)
+        return gate;
+    vt->output(eng, &p, &len);
+    if (n > len)
+        return MAILPROTO_E_INVALID;
+    vt->output_done(eng, n);
+    return MAILPROTO_OK;
+}

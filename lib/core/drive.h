@@ -159,4 +159,20 @@ int mailproto__drive_interest(const mailproto__drive *d);
 int mailproto__drive_timeout_ms(const mailproto__drive *d, const mailproto__drive_engine *vt,
                                 void *eng, uint64_t now);
 
+
+/* ---- engine mode (the caller does the I/O) ----
+ * The public _input_buf / _input_done / _output_buf / _output_done of every
+ * client are these four over its engine vtable.  gate is the client's
+ * verdict on the handle: MAILPROTO_OK when it is in engine mode (and, for
+ * all but ack_output, not dead), otherwise the status to return
+ * (MAILPROTO_E_INVALID for a NULL handle, MAILPROTO_E_STATE, or the
+ * engine's sticky error).  Lend calls clear *p and *n first; ack calls
+ * refuse a count larger than what was lent with MAILPROTO_E_INVALID. */
+int mailproto__drive_lend_input(const mailproto__drive_engine *vt, void *eng, int gate,
+                                unsigned char **p, size_t *cap);
+int mailproto__drive_ack_input(const mailproto__drive_engine *vt, void *eng, int gate, size_t n);
+int mailproto__drive_lend_output(const mailproto__drive_engine *vt, void *eng, int gate,
+                                 const unsigned char **p, size_t *len);
+int mailproto__drive_ack_output(const mailproto__drive_engine *vt, void *eng, int gate, size_t n);
+
 #endif /* MAILPROTO_DRIVE_H */

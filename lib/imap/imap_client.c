@@ -391,64 +391,36 @@ int mailproto_imap_start(mailproto_imap *h)
     return mailproto__imap_engine_start(&h->e);
 }
 
-int mailproto_imap_input_buf(mailproto_imap *h, unsigned char **p, size_t *cap)
+/* MAILPROTO_OK when h is in engine mode (and alive, unless any_state). */
+static int engine_gate(const mailproto_imap *h, int any_state)
 {
-    if (!h || !p || !cap)
+    if (!h)
         return MAILPROTO_E_INVALID;
-    *p = NULL;
-    *cap = 0;
     if (h->mode != MODE_ENGINE)
         return MAILPROTO_E_STATE;
-    if (h->e.dead)
-        return h->e.dead;
-    mailproto__imap_engine_input(&h->e, p, cap);
-    return MAILPROTO_OK;
+    return !any_state && h->e.dead ? h->e.dead : MAILPROTO_OK;
+}
+
+int mailproto_imap_input_buf(mailproto_imap *h, unsigned char **p, size_t *cap)
+{
+    return mailproto__drive_lend_input(&imap_vt, h ? &h->e : NULL, engine_gate(h, 0), p,
+                                       cap);
 }
 
 int mailproto_imap_input_done(mailproto_imap *h, size_t n)
 {
-    if (!h)
-        return MAILPROTO_E_INVALID;
-    if (h->mode != MODE_ENGINE)
-        return MAILPROTO_E_STATE;
-    if (h->e.dead)
-        return h->e.dead;
-    unsigned char *p;
-    size_t cap;
-    mailproto__imap_engine_input(&h->e, &p, &cap);
-    if (n > cap)
-        return MAILPROTO_E_INVALID;
-    mailproto__imap_engine_input_done(&h->e, n);
-    return MAILPROTO_OK;
+    return mailproto__drive_ack_input(&imap_vt, h ? &h->e : NULL, engine_gate(h, 0), n);
 }
 
 int mailproto_imap_output_buf(mailproto_imap *h, const unsigned char **p, size_t *len)
 {
-    if (!h || !p || !len)
-        return MAILPROTO_E_INVALID;
-    *p = NULL;
-    *len = 0;
-    if (h->mode != MODE_ENGINE)
-        return MAILPROTO_E_STATE;
-    if (h->e.dead)
-        return h->e.dead;
-    mailproto__imap_engine_output(&h->e, p, len);
-    return MAILPROTO_OK;
+    return mailproto__drive_lend_output(&imap_vt, h ? &h->e : NULL, engine_gate(h, 0), p,
+                                        len);
 }
 
 int mailproto_imap_output_done(mailproto_imap *h, size_t n)
 {
-    if (!h)
-        return MAILPROTO_E_INVALID;
-    if (h->mode != MODE_ENGINE)
-        return MAILPROTO_E_STATE;
-    const unsigned char *p;
-    size_t len;
-    mailproto__imap_engine_output(&h->e, &p, &len);
-    if (n > len)
-        return MAILPROTO_E_INVALID;
-    mailproto__imap_engine_output_done(&h->e, n);
-    return MAILPROTO_OK;
+    return mailproto__drive_ack_output(&imap_vt, h ? &h->e : NULL, engine_gate(h, 1), n);
 }
 
 int mailproto_imap_next(mailproto_imap *h, uint64_t now, const mailproto_imap_event **ev)

@@ -630,64 +630,36 @@ int mailproto_pop3_start(mailproto_pop3 *p)
     return mailproto__pop3_engine_start(&p->e);
 }
 
-int mailproto_pop3_input_buf(mailproto_pop3 *p, unsigned char **buf, size_t *cap)
+/* MAILPROTO_OK when p is in engine mode (and alive, unless any_state). */
+static int engine_gate(const mailproto_pop3 *p, int any_state)
 {
-    if (!p || !buf || !cap)
+    if (!p)
         return MAILPROTO_E_INVALID;
-    *buf = NULL;
-    *cap = 0;
     if (p->mode != MODE_ENGINE)
         return MAILPROTO_E_STATE;
-    if (p->e.dead)
-        return p->e.dead;
-    mailproto__pop3_engine_input(&p->e, buf, cap);
-    return MAILPROTO_OK;
+    return !any_state && p->e.dead ? p->e.dead : MAILPROTO_OK;
+}
+
+int mailproto_pop3_input_buf(mailproto_pop3 *p, unsigned char **buf, size_t *cap)
+{
+    return mailproto__drive_lend_input(&pop3_vt, p ? &p->e : NULL, engine_gate(p, 0), buf,
+                                       cap);
 }
 
 int mailproto_pop3_input_done(mailproto_pop3 *p, size_t n)
 {
-    if (!p)
-        return MAILPROTO_E_INVALID;
-    if (p->mode != MODE_ENGINE)
-        return MAILPROTO_E_STATE;
-    if (p->e.dead)
-        return p->e.dead;
-    unsigned char *b;
-    size_t cap;
-    mailproto__pop3_engine_input(&p->e, &b, &cap);
-    if (n > cap)
-        return MAILPROTO_E_INVALID;
-    mailproto__pop3_engine_input_done(&p->e, n);
-    return MAILPROTO_OK;
+    return mailproto__drive_ack_input(&pop3_vt, p ? &p->e : NULL, engine_gate(p, 0), n);
 }
 
 int mailproto_pop3_output_buf(mailproto_pop3 *p, const unsigned char **buf, size_t *len)
 {
-    if (!p || !buf || !len)
-        return MAILPROTO_E_INVALID;
-    *buf = NULL;
-    *len = 0;
-    if (p->mode != MODE_ENGINE)
-        return MAILPROTO_E_STATE;
-    if (p->e.dead)
-        return p->e.dead;
-    mailproto__pop3_engine_output(&p->e, buf, len);
-    return MAILPROTO_OK;
+    return mailproto__drive_lend_output(&pop3_vt, p ? &p->e : NULL, engine_gate(p, 0), buf,
+                                        len);
 }
 
 int mailproto_pop3_output_done(mailproto_pop3 *p, size_t n)
 {
-    if (!p)
-        return MAILPROTO_E_INVALID;
-    if (p->mode != MODE_ENGINE)
-        return MAILPROTO_E_STATE;
-    const unsigned char *b;
-    size_t len;
-    mailproto__pop3_engine_output(&p->e, &b, &len);
-    if (n > len)
-        return MAILPROTO_E_INVALID;
-    mailproto__pop3_engine_output_done(&p->e, n);
-    return MAILPROTO_OK;
+    return mailproto__drive_ack_output(&pop3_vt, p ? &p->e : NULL, engine_gate(p, 1), n);
 }
 
 int mailproto_pop3_next(mailproto_pop3 *p, uint64_t now, const mailproto_pop3_event **ev)

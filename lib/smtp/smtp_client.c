@@ -481,64 +481,36 @@ int mailproto_smtp_start(mailproto_smtp *s)
     return mailproto__smtp_engine_start(&s->e);
 }
 
-int mailproto_smtp_input_buf(mailproto_smtp *s, unsigned char **p, size_t *cap)
+/* MAILPROTO_OK when s is in engine mode (and alive, unless any_state). */
+static int engine_gate(const mailproto_smtp *s, int any_state)
 {
-    if (!s || !p || !cap)
+    if (!s)
         return MAILPROTO_E_INVALID;
-    *p = NULL;
-    *cap = 0;
     if (s->mode != MODE_ENGINE)
         return MAILPROTO_E_STATE;
-    if (s->e.dead)
-        return s->e.dead;
-    mailproto__smtp_engine_input(&s->e, p, cap);
-    return MAILPROTO_OK;
+    return !any_state && s->e.dead ? s->e.dead : MAILPROTO_OK;
+}
+
+int mailproto_smtp_input_buf(mailproto_smtp *s, unsigned char **p, size_t *cap)
+{
+    return mailproto__drive_lend_input(&smtp_vt, s ? &s->e : NULL, engine_gate(s, 0), p,
+                                       cap);
 }
 
 int mailproto_smtp_input_done(mailproto_smtp *s, size_t n)
 {
-    if (!s)
-        return MAILPROTO_E_INVALID;
-    if (s->mode != MODE_ENGINE)
-        return MAILPROTO_E_STATE;
-    if (s->e.dead)
-        return s->e.dead;
-    unsigned char *p;
-    size_t cap;
-    mailproto__smtp_engine_input(&s->e, &p, &cap);
-    if (n > cap)
-        return MAILPROTO_E_INVALID;
-    mailproto__smtp_engine_input_done(&s->e, n);
-    return MAILPROTO_OK;
+    return mailproto__drive_ack_input(&smtp_vt, s ? &s->e : NULL, engine_gate(s, 0), n);
 }
 
 int mailproto_smtp_output_buf(mailproto_smtp *s, const unsigned char **p, size_t *len)
 {
-    if (!s || !p || !len)
-        return MAILPROTO_E_INVALID;
-    *p = NULL;
-    *len = 0;
-    if (s->mode != MODE_ENGINE)
-        return MAILPROTO_E_STATE;
-    if (s->e.dead)
-        return s->e.dead;
-    mailproto__smtp_engine_output(&s->e, p, len);
-    return MAILPROTO_OK;
+    return mailproto__drive_lend_output(&smtp_vt, s ? &s->e : NULL, engine_gate(s, 0), p,
+                                        len);
 }
 
 int mailproto_smtp_output_done(mailproto_smtp *s, size_t n)
 {
-    if (!s)
-        return MAILPROTO_E_INVALID;
-    if (s->mode != MODE_ENGINE)
-        return MAILPROTO_E_STATE;
-    const unsigned char *p;
-    size_t len;
-    mailproto__smtp_engine_output(&s->e, &p, &len);
-    if (n > len)
-        return MAILPROTO_E_INVALID;
-    mailproto__smtp_engine_output_done(&s->e, n);
-    return MAILPROTO_OK;
+    return mailproto__drive_ack_output(&smtp_vt, s ? &s->e : NULL, engine_gate(s, 1), n);
 }
 
 int mailproto_smtp_next(mailproto_smtp *s, uint64_t now, const mailproto_smtp_event **ev)
