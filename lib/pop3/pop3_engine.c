@@ -144,9 +144,33 @@ static void forget_reply(mailproto__pop3_engine *e)
     e->err->pub.temporary = 0;
 }
 
+/* QUIT is queued and the session fails: whatever the cause (the peer
+ * closed, a TLS or I/O error, a timeout, a malformed or overlong reply),
+ * the deletions were not committed when QUIT never fully went out, and
+ * nobody knows when it did.  Returns the status that says so. */
+static int quit_failure(mailproto__pop3_engine *e, int status)
+{
+    if (!e->quit_queued || status == MAILPROTO_E_NOT_SENT ||
+        status == MAILPROTO_E_OUTCOME_UNKNOWN)
+        return status;
+    int st = e->quit_sent ? MAILPROTO_E_OUTCOME_UNKNOWN : MAILPROTO_E_NOT_SENT;
+    e->outcome = e->quit_sent ? MAILPROTO_POP3_OUTCOME_UNKNOWN
+                              : MAILPROTO_POP3_OUTCOME_NOT_COMMITTED;
+    char why[MAILPROTO__ERR_MSG_MAX];
+    mailproto__fmt(why, sizeof why, "%s",
+                   e->err->pub.status < 0 && e->err->msg[0] ? e->err->msg
+                                                             : mailproto_errname(status));
+    mailproto__err_set(e->err, st, "%s: %s", why,
+                       st == MAILPROTO_E_NOT_SENT
+                           ? "QUIT was not sent, nothing deleted"
+                           : "QUIT was sent but not answered, deletions unknown");
+    return st;
+}
+
 static int die(mailproto__pop3_engine *e, int status)
 {
     if (!e->dead) {
+        status = quit_failure(e, status);
         e->dead = status;
         e->want_tls = 0;
         e->out_len = e->out_off = 0;

@@ -10,6 +10,7 @@
  *   "QUIT"         queue QUIT
  *   "TLS"          the caller finished the TLS handshake
  *   "EOF"          the server closed the connection
+ *   "FAIL:n"       the transport failed with status n (a negative number)
  *   "HOLD"/"FLOW"  stop / resume draining the client's output
  *   "TIME:n"       the clock moves n ms forward
  * Every conversation runs with the server bytes whole, one byte at a time,
@@ -251,6 +252,10 @@ static void convo_run_once(convo *c, size_t split)
             convo_pump(r);
         } else if (strcmp(s, "EOF") == 0) {
             mailproto__pop3_engine_input_done(&r->e, 0);
+            convo_pump(r);
+        } else if (strncmp(s, "FAIL:", 5) == 0) {
+            /* the transport failed with this status (e.g. "FAIL:-12") */
+            r->last_rc = mailproto__pop3_engine_fail(&r->e, atoi(s + 5));
             convo_pump(r);
         } else if (strcmp(s, "HOLD") == 0) {
             r->hold = 1;

@@ -855,6 +855,67 @@ static void test_quit_after_failed_login(void **state)
           "S:-ERR [AUTH] no\r\n", "QUIT", "C:QUIT\r\n", "S:+OK\r\n");
 }
 
+/* Whatever ends the session after QUIT went out, the deletions are in
+ * doubt; whatever ends it before, nothing was deleted. */
+static void test_quit_garbage_reply(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_OUTCOME_UNKNOWN;
+    c.outcome = MAILPROTO_POP3_OUTCOME_UNKNOWN;
+    CONVO(&c, PLAIN_LOGIN, "CMD:DELE 1", "C:DELE 1\r\n", "S:+OK\r\n", "QUIT", "C:QUIT\r\n",
+          "S:* BYE\r\n");
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+    assert_non_null(strstr(c.err.pub.message, "neither +OK nor -ERR"));
+}
+
+static void test_quit_tls_error_after_sent(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_OUTCOME_UNKNOWN;
+    c.outcome = MAILPROTO_POP3_OUTCOME_UNKNOWN;
+    CONVO(&c, PLAIN_LOGIN, "CMD:DELE 1", "C:DELE 1\r\n", "S:+OK\r\n", "QUIT", "C:QUIT\r\n",
+          "FAIL:-20");
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+}
+
+static void test_quit_tls_error_before_sent(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_NOT_SENT;
+    c.outcome = MAILPROTO_POP3_OUTCOME_NOT_COMMITTED;
+    /* no PIPELINING: QUIT waits for DELE's reply, and the link fails first */
+    CONVO(&c, PLAIN_LOGIN, "CMD:DELE 1", "C:DELE 1\r\n", "QUIT", "FAIL:-20");
+}
+
+static void test_quit_queued_protocol_error(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_NOT_SENT;
+    c.outcome = MAILPROTO_POP3_OUTCOME_NOT_COMMITTED;
+    CONVO(&c, PLAIN_LOGIN, "CMD:DELE 1", "C:DELE 1\r\n", "QUIT", "S:what?\r\n");
+}
+
+static void test_quit_pipelined_protocol_error(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_OUTCOME_UNKNOWN;
+    c.outcome = MAILPROTO_POP3_OUTCOME_UNKNOWN;
+    /* PIPELINING: DELE and QUIT go out together; the reply to DELE is bad */
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nUSER\r\nPIPELINING\r\n.\r\n",
+          "C:USER alice\r\n", "S:+OK\r\n", "C:PASS s3cret pw\r\n", "S:+OK\r\n", "CMD:DELE 1",
+          "QUIT", "C:DELE 1\r\nQUIT\r\n", "S:what?\r\n");
+}
+
 /* ---- parsers directly ---- */
 
 static void test_parsers(void **state)
@@ -947,6 +1008,11 @@ int main(void)
         cmocka_unit_test(test_quit_timeout_after_sent),
         cmocka_unit_test(test_drop_in_transaction),
         cmocka_unit_test(test_quit_after_failed_login),
+        cmocka_unit_test(test_quit_garbage_reply),
+        cmocka_unit_test(test_quit_tls_error_after_sent),
+        cmocka_unit_test(test_quit_tls_error_before_sent),
+        cmocka_unit_test(test_quit_queued_protocol_error),
+        cmocka_unit_test(test_quit_pipelined_protocol_error),
         cmocka_unit_test(test_parsers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
