@@ -278,8 +278,9 @@ MAILPROTO_API int mailproto_pop3_noop(mailproto_pop3 *p);
 
 /* QUIT.  Blocking: waits for the reply and closes.  Returns MAILPROTO_OK
  * (committed), _E_REJECTED (-ERR: not committed), _E_NOT_SENT (the
- * connection was lost before QUIT went out: not committed),
- * _E_OUTCOME_UNKNOWN (lost after QUIT was sent, before the reply).
+ * session failed -- connection lost, TLS or I/O error, timeout, malformed
+ * reply -- before QUIT went out: not committed), _E_OUTCOME_UNKNOWN (the
+ * same after QUIT was sent, before its reply; last_reply says the cause).
  * Non-blocking/engine: queues it; MAILPROTO_POP3_EV_CLOSED follows. */
 MAILPROTO_API int mailproto_pop3_quit(mailproto_pop3 *p);
 
