@@ -258,7 +258,12 @@ typedef int (*mailproto_pop3_entry_fn)(void *ctx, const mailproto_pop3_event *ev
 /* STAT: *count messages, *size octets (either may be NULL). */
 MAILPROTO_API int mailproto_pop3_stat(mailproto_pop3 *p, uint32_t *count, uint64_t *size);
 
-/* LIST (msg 0: all) and UIDL (msg 0: all); fn sees each entry. */
+/* LIST (msg 0: all) and UIDL (msg 0: all); fn sees each entry.  A full
+ * listing must give each message number once, in ascending order (as
+ * RFC 1939 servers do); a repeated or backwards number is
+ * MAILPROTO_E_PROTOCOL (fatal).  Returns MAILPROTO_OK, _E_REJECTED (-ERR),
+ * _E_CALLBACK (fn stopped), _E_UNSUPPORTED (UIDL not in CAPA), _E_STATE,
+ * _E_LIMIT (more than max_list entries) or a session error. */
 MAILPROTO_API int mailproto_pop3_list(mailproto_pop3 *p, uint32_t msg, mailproto_pop3_entry_fn fn,
                                       void *ctx);
 MAILPROTO_API int mailproto_pop3_uidl(mailproto_pop3 *p, uint32_t msg, mailproto_pop3_entry_fn fn,

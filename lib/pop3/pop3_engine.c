@@ -753,6 +753,11 @@ static int on_list_line(mailproto__pop3_engine *e, const char *line, size_t len)
                                            : mailproto__pop3_parse_uidl(line, len, &m, &uid, &ul);
     if (rc != 0)
         return die_msg(e, MAILPROTO_E_PROTOCOL, "malformed listing line");
+    /* RFC 1939 lists the messages in order; a repeated or backwards number
+     * would make one message look like two (the sync helper relies on it) */
+    if (e->list_n && m <= e->list_last)
+        return die_msg(e, MAILPROTO_E_PROTOCOL,
+                       "listing repeats a message number or is out of order");
     e->list_n++;
     e->list_last = m;
     ev_begin(e, MAILPROTO_POP3_EV_ENTRY, c);

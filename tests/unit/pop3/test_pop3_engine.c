@@ -855,6 +855,27 @@ static void test_quit_after_failed_login(void **state)
           "S:-ERR [AUTH] no\r\n", "QUIT", "C:QUIT\r\n", "S:+OK\r\n");
 }
 
+/* A full listing must name each message once, in ascending order. */
+static void test_listing_order(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_PROTOCOL;
+    c.events = "READY;ENTRY 1 100;ENTRY 2 200;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:LIST", "C:LIST\r\n", "S:+OK\r\n1 100\r\n2 200\r\n2 200\r\n.\r\n");
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_PROTOCOL;
+    c.events = "READY;ENTRY 2 b;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:UIDL", "C:UIDL\r\n", "S:+OK\r\n2 b\r\n1 a\r\n.\r\n");
+    assert_non_null(strstr(c.err.pub.message, "out of order"));
+    /* gaps are fine (deleted messages are not listed) */
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_OK;
+    c.events = "READY;ENTRY 1 a;ENTRY 3 c;DONE UIDL OK;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:UIDL", "C:UIDL\r\n", "S:+OK\r\n1 a\r\n3 c\r\n.\r\n");
+}
+
 /* Whatever ends the session after QUIT went out, the deletions are in
  * doubt; whatever ends it before, nothing was deleted. */
 static void test_quit_garbage_reply(void **state)
@@ -1008,6 +1029,7 @@ int main(void)
         cmocka_unit_test(test_quit_timeout_after_sent),
         cmocka_unit_test(test_drop_in_transaction),
         cmocka_unit_test(test_quit_after_failed_login),
+        cmocka_unit_test(test_listing_order),
         cmocka_unit_test(test_quit_garbage_reply),
         cmocka_unit_test(test_quit_tls_error_after_sent),
         cmocka_unit_test(test_quit_tls_error_before_sent),
