@@ -449,8 +449,12 @@ static int perform_login(mailproto__pop3_engine *e)
         }
         break;
     }
-    if (!c->password)
-        return no_login(e, MAILPROTO_E_INVALID, "USER/PASS needs a password");
+    /* the password is checked before USER goes out, not after */
+    if (!c->password || !clean_arg(c->password, 250, 1)) {
+        forget_reply(e);
+        return no_login(e, MAILPROTO_E_INVALID,
+                        "USER/PASS needs a password without control characters");
+    }
     return session_cmd(e, ST_USER, "USER", c->username, 0);
 }
 

@@ -855,6 +855,37 @@ static void test_quit_after_failed_login(void **state)
           "S:-ERR [AUTH] no\r\n", "QUIT", "C:QUIT\r\n", "S:+OK\r\n");
 }
 
+/* A password that cannot be sent stops the login before USER goes out;
+ * CR/LF in the names never reach the wire. */
+static void test_bad_password_before_user(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.cfg.password = "";
+    c.cfg.login = MAILPROTO_POP3_LOGIN_USER;
+    c.final_rc = MAILPROTO_E_INVALID;
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", CAPA_PLAIN);
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_INVALID);
+    plain_cfg(&c);
+    c.cfg.password = "pw\r\nDELE 1";
+    c.cfg.login = MAILPROTO_POP3_LOGIN_USER;
+    c.final_rc = MAILPROTO_E_INVALID;
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", CAPA_PLAIN);
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_INVALID);
+    plain_cfg(&c);
+    c.cfg.username = "alice\r\nDELE 1";
+    c.final_rc = MAILPROTO_E_INVALID;
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", CAPA_PLAIN);
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_INVALID);
+    plain_cfg(&c);
+    c.cfg.username = "alice\nDELE 1";
+    c.cfg.login = MAILPROTO_POP3_LOGIN_APOP;
+    c.final_rc = MAILPROTO_E_INVALID;
+    CONVO(&c, "S:+OK ready <1.2@x>\r\n", "C:CAPA\r\n", CAPA_PLAIN);
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_INVALID);
+}
+
 /* A full listing must name each message once, in ascending order. */
 static void test_listing_order(void **state)
 {
@@ -1029,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_quit_timeout_after_sent),
         cmocka_unit_test(test_drop_in_transaction),
         cmocka_unit_test(test_quit_after_failed_login),
+        cmocka_unit_test(test_bad_password_before_user),
         cmocka_unit_test(test_listing_order),
         cmocka_unit_test(test_quit_garbage_reply),
         cmocka_unit_test(test_quit_tls_error_after_sent),
