@@ -140,7 +140,10 @@ typedef struct mailproto_pop3_config {
     int trace_data;             /* 1: the trace gets message bytes, not counts */
     mailproto_clock_fn clock;   /* blocking mode; default mailproto_clock_monotonic_ms */
     void *clock_ctx;
-    mailproto_progress_fn progress; /* during RETR/TOP (total unknown); nonzero cancels */
+    mailproto_progress_fn progress; /* during RETR/TOP; total is RETR's "+OK n octets"
+                                       when the server says it (a hint, never below
+                                       done), else MAILPROTO_SIZE_UNKNOWN; nonzero
+                                       cancels with MAILPROTO_E_CANCELLED */
     void *progress_ctx;
     /* Random bytes (SCRAM nonce); default the OS.  Returns MAILPROTO_OK. */
     int (*random)(void *ctx, void *buf, size_t n);

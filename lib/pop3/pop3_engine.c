@@ -729,6 +729,9 @@ static int on_cmd_status(mailproto__pop3_engine *e, const char *line, size_t len
         e->dstate = D_BOL;
         e->data_bytes = 0;
         e->data_fail = 0;
+        e->data_total = c->cmd == MAILPROTO_POP3_RETR
+                            ? mailproto__pop3_octets_hint(e->text, e->text_len)
+                            : MAILPROTO_SIZE_UNKNOWN;
         return MAILPROTO_OK;
     default:
         return cmd_done(e, MAILPROTO_OK);
@@ -786,8 +789,12 @@ static void data_out(mailproto__pop3_engine *e, const unsigned char *p, size_t n
         return;
     }
     e->data_bytes += n;
-    if (e->cfg.progress &&
-        e->cfg.progress(e->cfg.progress_ctx, e->data_bytes, MAILPROTO_SIZE_UNKNOWN) != 0)
+    /* the announced size counts the server's octets (stuffed dots, line
+     * ends as stored): never report more done than total */
+    uint64_t total = e->data_total;
+    if (total != MAILPROTO_SIZE_UNKNOWN && total < e->data_bytes)
+        total = e->data_bytes;
+    if (e->cfg.progress && e->cfg.progress(e->cfg.progress_ctx, e->data_bytes, total) != 0)
         e->data_fail = MAILPROTO_E_CANCELLED;
 }
 

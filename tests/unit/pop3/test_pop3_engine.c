@@ -855,6 +855,85 @@ static void test_quit_after_failed_login(void **state)
           "S:-ERR [AUTH] no\r\n", "QUIT", "C:QUIT\r\n", "S:+OK\r\n");
 }
 
+/* Progress: RETR's "+OK n octets" is the total (never below done),
+ * otherwise unknown; a nonzero return cancels the command, not the
+ * session. */
+typedef struct prog {
+    unsigned calls;
+    uint64_t done, total;
+    uint64_t cancel_at; /* cancel once done reaches this (0: never) */
+} prog;
+
+static int prog_fn(void *ctx, uint64_t done, uint64_t total)
+{
+    prog *p = ctx;
+    if (done < p->done)
+        p->calls = 0; /* the conversation runs again with another split */
+    p->calls++;
+    p->done = done;
+    p->total = total;
+    return p->cancel_at && done >= p->cancel_at;
+}
+
+static void test_retr_progress(void **state)
+{
+    (void)state;
+    static convo c;
+    static prog pg;
+    plain_cfg(&c);
+    memset(&pg, 0, sizeof pg);
+    c.cfg.progress = prog_fn;
+    c.cfg.progress_ctx = &pg;
+    c.final_rc = MAILPROTO_OK;
+    c.body = "line1\r\n.x\r\n";
+    c.events = "READY;DONE RETR OK 11;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:RETR 1", "C:RETR 1\r\n",
+          "S:+OK 14 octets\r\nline1\r\n..x\r\n.\r\n");
+    assert_true(pg.calls >= 1);
+    assert_int_equal(pg.done, 11);
+    assert_int_equal(pg.total, 14);
+    /* a server that under-announces: total follows done */
+    plain_cfg(&c);
+    memset(&pg, 0, sizeof pg);
+    c.cfg.progress = prog_fn;
+    c.cfg.progress_ctx = &pg;
+    c.events = "READY;DONE RETR OK 11;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:RETR 1", "C:RETR 1\r\n",
+          "S:+OK 5 octets\r\nline1\r\n..x\r\n.\r\n");
+    assert_int_equal(pg.done, 11);
+    assert_int_equal(pg.total, 11);
+    /* no size, and TOP: unknown */
+    plain_cfg(&c);
+    memset(&pg, 0, sizeof pg);
+    c.cfg.progress = prog_fn;
+    c.cfg.progress_ctx = &pg;
+    c.events = "READY;DONE RETR OK 7;DONE TOP OK 3;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:RETR 1", "C:RETR 1\r\n", "S:+OK message follows\r\nline1\r\n.\r\n",
+          "CMD:TOP 1 0", "C:TOP 1 0\r\n", "S:+OK 99 octets\r\nh\r\n.\r\n");
+    assert_int_equal(pg.total, MAILPROTO_SIZE_UNKNOWN);
+    /* cancel: the rest of the message is read and dropped, the session goes on */
+    plain_cfg(&c);
+    memset(&pg, 0, sizeof pg);
+    pg.cancel_at = 1;
+    c.cfg.progress = prog_fn;
+    c.cfg.progress_ctx = &pg;
+    c.whole_only = 1;
+    c.events = "READY;DONE RETR CANCELLED 10;DONE NOOP OK;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:RETR 1", "C:RETR 1\r\n", "S:+OK\r\nabc\r\ndef\r\n.\r\n",
+          "CMD:NOOP", "C:NOOP\r\n", "S:+OK\r\n");
+    assert_int_equal(pg.calls, 1);
+
+    assert_int_equal(mailproto__pop3_octets_hint("120 octets", 10), 120);
+    assert_int_equal(mailproto__pop3_octets_hint("120 OCTETS follow", 17), 120);
+    assert_int_equal(mailproto__pop3_octets_hint("120", 3), MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("120 octetsX", 11), MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("-1 octets", 9), MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("+1 octets", 9), MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("18446744073709551616 octets", 27),
+                     MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("", 0), MAILPROTO_SIZE_UNKNOWN);
+}
+
 /* A password that cannot be sent stops the login before USER goes out;
  * CR/LF in the names never reach the wire. */
 static void test_bad_password_before_user(void **state)
@@ -1060,6 +1139,7 @@ int main(void)
         cmocka_unit_test(test_quit_timeout_after_sent),
         cmocka_unit_test(test_drop_in_transaction),
         cmocka_unit_test(test_quit_after_failed_login),
+        cmocka_unit_test(test_retr_progress),
         cmocka_unit_test(test_bad_password_before_user),
         cmocka_unit_test(test_listing_order),
         cmocka_unit_test(test_quit_garbage_reply),
