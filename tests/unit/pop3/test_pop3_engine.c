@@ -377,6 +377,38 @@ static void test_auth_long_ir(void **state)
     assert_null(strstr(c.trace.buf, "TVFRU"));
 }
 
+static int fixed_random(void *ctx, void *buf, size_t n)
+{
+    (void)ctx;
+    memset(buf, 'A', n);
+    return MAILPROTO_OK;
+}
+
+/* SCRAM: a server that says +OK without proving it knows the password
+ * (no server-final message, or a wrong signature) is not trusted. */
+static void test_scram_unverified_server(void **state)
+{
+    (void)state;
+    static char first[200], b64[300], auth[400];
+    snprintf(first, sizeof first, "n,,n=alice,r=QUFBQUFBQUFBQUFBQUFBQUFB");
+    size_t bl = 0;
+    assert_int_equal(mailproto_base64_encode(first, strlen(first), b64, sizeof b64, &bl),
+                     MAILPROTO_OK);
+    snprintf(auth, sizeof auth, "C:AUTH SCRAM-SHA-256 %s\r\n", b64);
+    static convo c;
+    plain_cfg(&c);
+    c.cfg.auth_mech = MAILPROTO_AUTH_SCRAM_SHA256;
+    c.cfg.random = fixed_random;
+    c.final_rc = MAILPROTO_E_AUTH;
+    c.events = "";
+    const char *script[] = {"S:+OK ready\r\n", "C:CAPA\r\n",
+                            "S:+OK\r\nSASL SCRAM-SHA-256\r\n.\r\n", auth, "S:+OK welcome\r\n"};
+    c.script = script;
+    c.n_steps = MAILPROTO__ARRAY_LEN(script);
+    convo_check(&c);
+    assert_non_null(strstr(c.err.pub.message, "not verified"));
+}
+
 static int refresh(void *ctx, const char **token)
 {
     int *calls = ctx;
@@ -1139,6 +1171,7 @@ int main(void)
         cmocka_unit_test(test_quit_timeout_after_sent),
         cmocka_unit_test(test_drop_in_transaction),
         cmocka_unit_test(test_quit_after_failed_login),
+        cmocka_unit_test(test_scram_unverified_server),
         cmocka_unit_test(test_retr_progress),
         cmocka_unit_test(test_bad_password_before_user),
         cmocka_unit_test(test_listing_order),
