@@ -330,7 +330,12 @@ typedef struct mailproto_pop3_sync_result {
  * open(), RETR into the sink, done(); optionally DELE after the fetch, or
  * for known messages fetched delete_after_days ago.  At most sync_batch
  * messages are handled per UIDL pass (the batch lives in the handle), so
- * memory does not depend on the mailbox.  Needs the server's UIDL.
+ * memory does not depend on the mailbox.  The price: each pass lists the
+ * mailbox again, so N messages with K to handle cost about N * K /
+ * sync_batch listing lines (and known() calls); raise sync_batch (about
+ * 80 bytes each, at most 65536) for big first syncs.  Relies on the
+ * listing being in ascending message order (see mailproto_pop3_list).
+ * Needs the server's UIDL.
  * Returns MAILPROTO_OK (per-message failures are counted in res->failed),
  * _E_UNSUPPORTED (no UIDL), _E_CALLBACK, or a session error.  Call
  * mailproto_pop3_quit afterwards to commit deletions.  res may be NULL. */
