@@ -288,7 +288,8 @@ MAILPROTO_API int mailproto_pop3_noop(mailproto_pop3 *p);
  * (committed), _E_REJECTED (-ERR: not committed), _E_NOT_SENT (the
  * session failed -- connection lost, TLS or I/O error, timeout, malformed
  * reply -- before QUIT went out: not committed), _E_OUTCOME_UNKNOWN (the
- * same after QUIT was sent, before its reply; last_reply says the cause).
+ * same after QUIT was sent, before its reply; last_reply says the cause;
+ * also _E_NOT_SENT when the session had already failed in TRANSACTION).
  * Non-blocking/engine: queues it; MAILPROTO_POP3_EV_CLOSED follows. */
 MAILPROTO_API int mailproto_pop3_quit(mailproto_pop3 *p);
 

@@ -554,8 +554,20 @@ int mailproto__pop3_engine_submit(mailproto__pop3_engine *e, int cmd, uint32_t m
 
 int mailproto__pop3_engine_quit(mailproto__pop3_engine *e)
 {
-    if (e->dead)
+    if (e->dead) {
+        /* the session died in TRANSACTION before QUIT: say so (the reason
+         * stays in the message) */
+        if (e->logged_in && e->state != ST_CLOSED &&
+            e->outcome == MAILPROTO_POP3_OUTCOME_NOT_COMMITTED &&
+            e->dead != MAILPROTO_E_NOT_SENT) {
+            char why[MAILPROTO__ERR_MSG_MAX];
+            mailproto__fmt(why, sizeof why, "%s",
+                           e->err->msg[0] ? e->err->msg : mailproto_errname(e->dead));
+            return mailproto__err_set(e->err, MAILPROTO_E_NOT_SENT,
+                                      "%s: QUIT was not sent, nothing deleted", why);
+        }
         return e->dead;
+    }
     if (e->quit_queued || e->state == ST_CLOSED)
         return MAILPROTO_OK;
     if (e->state == ST_NONE || e->state == ST_TLS_FIRST || e->state == ST_UPGRADE)
