@@ -166,5 +166,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += k;
         now += 10;
     }
+    /* QUIT's outcome: a session that dies with QUIT queued is "unknown"
+     * once QUIT went out, "not committed" before */
+    if (e.dead && e.quit_queued && e.quit_sent && e.outcome != MAILPROTO_POP3_OUTCOME_UNKNOWN)
+        abort();
+    if (e.dead && e.quit_queued && !e.quit_sent && e.logged_in &&
+        e.outcome != MAILPROTO_POP3_OUTCOME_NOT_COMMITTED)
+        abort();
     return 0;
 }
