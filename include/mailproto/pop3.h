@@ -222,7 +222,8 @@ typedef struct mailproto_pop3_event {
  * order; with PIPELINING up to pipeline_depth go out at once.  Returns
  * MAILPROTO_OK (queued), _E_INVALID, _E_UNSUPPORTED (TOP or UIDL when CAPA
  * said the server lacks it), _E_LIMIT (the queue is full: wait for an
- * EV_DONE) or _E_STATE (not logged in, or the session is over). */
+ * EV_DONE), _E_STATE (not logged in, or QUIT queued) or, once the
+ * session has failed, its sticky fatal status. */
 MAILPROTO_API int mailproto_pop3_submit(mailproto_pop3 *p, int cmd, uint32_t msg, uint32_t lines,
                                         const mailproto_sink *sink);
 
@@ -258,6 +259,13 @@ MAILPROTO_API int mailproto_pop3_connect(mailproto_pop3 *p);
  * and the call returns MAILPROTO_E_CALLBACK. */
 typedef int (*mailproto_pop3_entry_fn)(void *ctx, const mailproto_pop3_event *ev);
 
+/* The blocking commands below (blocking handles only, one at a time)
+ * return MAILPROTO_OK, _E_REJECTED (-ERR; last_reply has resp_code and
+ * temporary), _E_INVALID, _E_UNSUPPORTED, _E_STATE (not in TRANSACTION,
+ * a non-blocking handle, or the session is over) or a fatal session
+ * error (_E_CLOSED, _E_IO, _E_TLS, _E_TIMEOUT, _E_PROTOCOL, _E_LIMIT).
+ * Nothing they return is owned by the caller beyond the call. */
+
 /* STAT: *count messages, *size octets (either may be NULL). */
 MAILPROTO_API int mailproto_pop3_stat(mailproto_pop3 *p, uint32_t *count, uint64_t *size);
 
@@ -272,8 +280,11 @@ MAILPROTO_API int mailproto_pop3_list(mailproto_pop3 *p, uint32_t msg, mailproto
 MAILPROTO_API int mailproto_pop3_uidl(mailproto_pop3 *p, uint32_t msg, mailproto_pop3_entry_fn fn,
                                       void *ctx);
 
-/* RETR / TOP msg, streamed to sink.  *written (may be NULL) gets the
- * bytes delivered. */
+/* RETR / TOP msg, streamed to sink (dot-unstuffed; the sink is only
+ * used during the call).  *written (may be NULL) gets the bytes
+ * delivered.  Besides the above: _E_CALLBACK (the sink failed; the rest
+ * of the message was read and dropped, the session goes on),
+ * _E_CANCELLED (the progress callback said stop; likewise). */
 MAILPROTO_API int mailproto_pop3_retr(mailproto_pop3 *p, uint32_t msg, const mailproto_sink *sink,
                                       uint64_t *written);
 MAILPROTO_API int mailproto_pop3_top(mailproto_pop3 *p, uint32_t msg, uint32_t lines,
@@ -290,7 +301,10 @@ MAILPROTO_API int mailproto_pop3_noop(mailproto_pop3 *p);
  * reply -- before QUIT went out: not committed), _E_OUTCOME_UNKNOWN (the
  * same after QUIT was sent, before its reply; last_reply says the cause;
  * also _E_NOT_SENT when the session had already failed in TRANSACTION).
- * Non-blocking/engine: queues it; MAILPROTO_POP3_EV_CLOSED follows. */
+ * Non-blocking/engine: queues it; MAILPROTO_POP3_EV_CLOSED follows (with
+ * the status and outcome), or _poll/_next return _E_NOT_SENT or
+ * _E_OUTCOME_UNKNOWN when the session fails first.  mailproto_pop3_free
+ * never sends QUIT: deletions are committed only by this call. */
 MAILPROTO_API int mailproto_pop3_quit(mailproto_pop3 *p);
 
 /* MAILPROTO_POP3_OUTCOME_* of the session's end. */
@@ -348,17 +362,25 @@ MAILPROTO_API int mailproto_pop3_sync(mailproto_pop3 *p, const mailproto_pop3_sy
 /* Begin a session on a connection the caller opened.  MAILPROTO_OK or _E_STATE. */
 MAILPROTO_API int mailproto_pop3_start(mailproto_pop3 *p);
 
-/* Where to put received bytes: *buf and *cap (0 when no input is wanted). */
+/* Where to put received bytes: *buf and *cap (0 when no input is wanted:
+ * waiting for TLS, closed or failed).  The buffer belongs to the handle.
+ * Returns MAILPROTO_OK, _E_INVALID, _E_STATE (not in engine mode) or the
+ * sticky fatal status. */
 MAILPROTO_API int mailproto_pop3_input_buf(mailproto_pop3 *p, unsigned char **buf, size_t *cap);
 
-/* n bytes were stored at the input buffer; n == 0 means the peer closed. */
+/* n bytes were stored at the input buffer; n == 0 means the peer closed.
+ * Returns MAILPROTO_OK, _E_INVALID (n larger than the offered room),
+ * _E_STATE or the sticky fatal status. */
 MAILPROTO_API int mailproto_pop3_input_done(mailproto_pop3 *p, size_t n);
 
-/* Bytes to send: *buf and *len (0: nothing now). */
+/* Bytes to send: *buf and *len (0: nothing now); the bytes belong to the
+ * handle and stay valid until _output_done or the next _next.  Returns
+ * MAILPROTO_OK, _E_INVALID, _E_STATE or the sticky fatal status. */
 MAILPROTO_API int mailproto_pop3_output_buf(mailproto_pop3 *p, const unsigned char **buf,
                                             size_t *len);
 
-/* n bytes of the output buffer were sent. */
+/* n bytes of the output buffer were sent.  Returns MAILPROTO_OK,
+ * _E_INVALID (more than offered) or _E_STATE. */
 MAILPROTO_API int mailproto_pop3_output_done(mailproto_pop3 *p, size_t n);
 
 /* Advance with the caller's clock: MAILPROTO_EVENT (*ev), MAILPROTO_AGAIN
@@ -366,7 +388,9 @@ MAILPROTO_API int mailproto_pop3_output_done(mailproto_pop3 *p, size_t n);
 MAILPROTO_API int mailproto_pop3_next(mailproto_pop3 *p, uint64_t now_ms,
                                       const mailproto_pop3_event **ev);
 
-/* The connection is now TLS (after MAILPROTO_POP3_EV_STARTTLS). */
+/* The connection is now TLS (after MAILPROTO_POP3_EV_STARTTLS): everything
+ * learned before is forgotten.  MAILPROTO_OK, _E_INVALID or _E_STATE (no
+ * TLS upgrade pending). */
 MAILPROTO_API int mailproto_pop3_tls_ready(mailproto_pop3 *p);
 
 /* ---- what the server said ---- */
