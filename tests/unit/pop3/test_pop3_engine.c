@@ -129,6 +129,19 @@ static void test_plain_needs_permission(void **state)
     c.final_rc = MAILPROTO_E_TLS_REQUIRED;
     CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", CAPA_PLAIN);
     assert_null(strstr(c.trace.buf, "alice"));
+    /* every login method: forced USER, AUTH and even APOP's digest */
+    static const int logins[] = {MAILPROTO_POP3_LOGIN_USER, MAILPROTO_POP3_LOGIN_SASL,
+                                 MAILPROTO_POP3_LOGIN_APOP};
+    for (size_t i = 0; i < MAILPROTO__ARRAY_LEN(logins); i++) {
+        plain_cfg(&c);
+        c.cfg.allow_plaintext_auth = 0;
+        c.cfg.login = logins[i];
+        c.final_rc = MAILPROTO_E_TLS_REQUIRED;
+        c.events = "";
+        CONVO(&c, "S:+OK ready <1.2@x>\r\n", "C:CAPA\r\n",
+              "S:+OK\r\nUSER\r\nSASL PLAIN CRAM-MD5\r\n.\r\n");
+        assert_null(strstr(c.trace.buf, "alice"));
+    }
 }
 
 static void test_plain_login_and_capa(void **state)
