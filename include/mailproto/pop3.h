@@ -140,7 +140,10 @@ typedef struct mailproto_pop3_config {
     int trace_data;             /* 1: the trace gets message bytes, not counts */
     mailproto_clock_fn clock;   /* blocking mode; default mailproto_clock_monotonic_ms */
     void *clock_ctx;
-    mailproto_progress_fn progress; /* during RETR/TOP (total unknown); nonzero cancels */
+    mailproto_progress_fn progress; /* during RETR/TOP; total is RETR's "+OK n octets"
+                                       when the server says it (a hint, never below
+                                       done), else MAILPROTO_SIZE_UNKNOWN; nonzero
+                                       cancels with MAILPROTO_E_CANCELLED */
     void *progress_ctx;
     /* Random bytes (SCRAM nonce); default the OS.  Returns MAILPROTO_OK. */
     int (*random)(void *ctx, void *buf, size_t n);
@@ -219,7 +222,8 @@ typedef struct mailproto_pop3_event {
  * order; with PIPELINING up to pipeline_depth go out at once.  Returns
  * MAILPROTO_OK (queued), _E_INVALID, _E_UNSUPPORTED (TOP or UIDL when CAPA
  * said the server lacks it), _E_LIMIT (the queue is full: wait for an
- * EV_DONE) or _E_STATE (not logged in, or the session is over). */
+ * EV_DONE), _E_STATE (not logged in, or QUIT queued) or, once the
+ * session has failed, its sticky fatal status. */
 MAILPROTO_API int mailproto_pop3_submit(mailproto_pop3 *p, int cmd, uint32_t msg, uint32_t lines,
                                         const mailproto_sink *sink);
 
@@ -255,17 +259,32 @@ MAILPROTO_API int mailproto_pop3_connect(mailproto_pop3 *p);
  * and the call returns MAILPROTO_E_CALLBACK. */
 typedef int (*mailproto_pop3_entry_fn)(void *ctx, const mailproto_pop3_event *ev);
 
+/* The blocking commands below (blocking handles only, one at a time)
+ * return MAILPROTO_OK, _E_REJECTED (-ERR; last_reply has resp_code and
+ * temporary), _E_INVALID, _E_UNSUPPORTED, _E_STATE (not in TRANSACTION,
+ * a non-blocking handle, or the session is over) or a fatal session
+ * error (_E_CLOSED, _E_IO, _E_TLS, _E_TIMEOUT, _E_PROTOCOL, _E_LIMIT).
+ * Nothing they return is owned by the caller beyond the call. */
+
 /* STAT: *count messages, *size octets (either may be NULL). */
 MAILPROTO_API int mailproto_pop3_stat(mailproto_pop3 *p, uint32_t *count, uint64_t *size);
 
-/* LIST (msg 0: all) and UIDL (msg 0: all); fn sees each entry. */
+/* LIST (msg 0: all) and UIDL (msg 0: all); fn sees each entry.  A full
+ * listing must give each message number once, in ascending order (as
+ * RFC 1939 servers do); a repeated or backwards number is
+ * MAILPROTO_E_PROTOCOL (fatal).  Returns MAILPROTO_OK, _E_REJECTED (-ERR),
+ * _E_CALLBACK (fn stopped), _E_UNSUPPORTED (UIDL not in CAPA), _E_STATE,
+ * _E_LIMIT (more than max_list entries) or a session error. */
 MAILPROTO_API int mailproto_pop3_list(mailproto_pop3 *p, uint32_t msg, mailproto_pop3_entry_fn fn,
                                       void *ctx);
 MAILPROTO_API int mailproto_pop3_uidl(mailproto_pop3 *p, uint32_t msg, mailproto_pop3_entry_fn fn,
                                       void *ctx);
 
-/* RETR / TOP msg, streamed to sink.  *written (may be NULL) gets the
- * bytes delivered. */
+/* RETR / TOP msg, streamed to sink (dot-unstuffed; the sink is only
+ * used during the call).  *written (may be NULL) gets the bytes
+ * delivered.  Besides the above: _E_CALLBACK (the sink failed; the rest
+ * of the message was read and dropped, the session goes on),
+ * _E_CANCELLED (the progress callback said stop; likewise). */
 MAILPROTO_API int mailproto_pop3_retr(mailproto_pop3 *p, uint32_t msg, const mailproto_sink *sink,
                                       uint64_t *written);
 MAILPROTO_API int mailproto_pop3_top(mailproto_pop3 *p, uint32_t msg, uint32_t lines,
@@ -278,9 +297,14 @@ MAILPROTO_API int mailproto_pop3_noop(mailproto_pop3 *p);
 
 /* QUIT.  Blocking: waits for the reply and closes.  Returns MAILPROTO_OK
  * (committed), _E_REJECTED (-ERR: not committed), _E_NOT_SENT (the
- * connection was lost before QUIT went out: not committed),
- * _E_OUTCOME_UNKNOWN (lost after QUIT was sent, before the reply).
- * Non-blocking/engine: queues it; MAILPROTO_POP3_EV_CLOSED follows. */
+ * session failed -- connection lost, TLS or I/O error, timeout, malformed
+ * reply -- before QUIT went out: not committed), _E_OUTCOME_UNKNOWN (the
+ * same after QUIT was sent, before its reply; last_reply says the cause;
+ * also _E_NOT_SENT when the session had already failed in TRANSACTION).
+ * Non-blocking/engine: queues it; MAILPROTO_POP3_EV_CLOSED follows (with
+ * the status and outcome), or _poll/_next return _E_NOT_SENT or
+ * _E_OUTCOME_UNKNOWN when the session fails first.  mailproto_pop3_free
+ * never sends QUIT: deletions are committed only by this call. */
 MAILPROTO_API int mailproto_pop3_quit(mailproto_pop3 *p);
 
 /* MAILPROTO_POP3_OUTCOME_* of the session's end. */
@@ -321,7 +345,12 @@ typedef struct mailproto_pop3_sync_result {
  * open(), RETR into the sink, done(); optionally DELE after the fetch, or
  * for known messages fetched delete_after_days ago.  At most sync_batch
  * messages are handled per UIDL pass (the batch lives in the handle), so
- * memory does not depend on the mailbox.  Needs the server's UIDL.
+ * memory does not depend on the mailbox.  The price: each pass lists the
+ * mailbox again, so N messages with K to handle cost about N * K /
+ * sync_batch listing lines (and known() calls); raise sync_batch (about
+ * 80 bytes each, at most 65536) for big first syncs.  Relies on the
+ * listing being in ascending message order (see mailproto_pop3_list).
+ * Needs the server's UIDL.
  * Returns MAILPROTO_OK (per-message failures are counted in res->failed),
  * _E_UNSUPPORTED (no UIDL), _E_CALLBACK, or a session error.  Call
  * mailproto_pop3_quit afterwards to commit deletions.  res may be NULL. */
@@ -333,17 +362,25 @@ MAILPROTO_API int mailproto_pop3_sync(mailproto_pop3 *p, const mailproto_pop3_sy
 /* Begin a session on a connection the caller opened.  MAILPROTO_OK or _E_STATE. */
 MAILPROTO_API int mailproto_pop3_start(mailproto_pop3 *p);
 
-/* Where to put received bytes: *buf and *cap (0 when no input is wanted). */
+/* Where to put received bytes: *buf and *cap (0 when no input is wanted:
+ * waiting for TLS, closed or failed).  The buffer belongs to the handle.
+ * Returns MAILPROTO_OK, _E_INVALID, _E_STATE (not in engine mode) or the
+ * sticky fatal status. */
 MAILPROTO_API int mailproto_pop3_input_buf(mailproto_pop3 *p, unsigned char **buf, size_t *cap);
 
-/* n bytes were stored at the input buffer; n == 0 means the peer closed. */
+/* n bytes were stored at the input buffer; n == 0 means the peer closed.
+ * Returns MAILPROTO_OK, _E_INVALID (n larger than the offered room),
+ * _E_STATE or the sticky fatal status. */
 MAILPROTO_API int mailproto_pop3_input_done(mailproto_pop3 *p, size_t n);
 
-/* Bytes to send: *buf and *len (0: nothing now). */
+/* Bytes to send: *buf and *len (0: nothing now); the bytes belong to the
+ * handle and stay valid until _output_done or the next _next.  Returns
+ * MAILPROTO_OK, _E_INVALID, _E_STATE or the sticky fatal status. */
 MAILPROTO_API int mailproto_pop3_output_buf(mailproto_pop3 *p, const unsigned char **buf,
                                             size_t *len);
 
-/* n bytes of the output buffer were sent. */
+/* n bytes of the output buffer were sent.  Returns MAILPROTO_OK,
+ * _E_INVALID (more than offered) or _E_STATE. */
 MAILPROTO_API int mailproto_pop3_output_done(mailproto_pop3 *p, size_t n);
 
 /* Advance with the caller's clock: MAILPROTO_EVENT (*ev), MAILPROTO_AGAIN
@@ -351,7 +388,9 @@ MAILPROTO_API int mailproto_pop3_output_done(mailproto_pop3 *p, size_t n);
 MAILPROTO_API int mailproto_pop3_next(mailproto_pop3 *p, uint64_t now_ms,
                                       const mailproto_pop3_event **ev);
 
-/* The connection is now TLS (after MAILPROTO_POP3_EV_STARTTLS). */
+/* The connection is now TLS (after MAILPROTO_POP3_EV_STARTTLS): everything
+ * learned before is forgotten.  MAILPROTO_OK, _E_INVALID or _E_STATE (no
+ * TLS upgrade pending). */
 MAILPROTO_API int mailproto_pop3_tls_ready(mailproto_pop3 *p);
 
 /* ---- what the server said ---- */

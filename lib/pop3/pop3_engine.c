@@ -144,9 +144,33 @@ static void forget_reply(mailproto__pop3_engine *e)
     e->err->pub.temporary = 0;
 }
 
+/* QUIT is queued and the session fails: whatever the cause (the peer
+ * closed, a TLS or I/O error, a timeout, a malformed or overlong reply),
+ * the deletions were not committed when QUIT never fully went out, and
+ * nobody knows when it did.  Returns the status that says so. */
+static int quit_failure(mailproto__pop3_engine *e, int status)
+{
+    if (!e->quit_queued || status == MAILPROTO_E_NOT_SENT ||
+        status == MAILPROTO_E_OUTCOME_UNKNOWN)
+        return status;
+    int st = e->quit_sent ? MAILPROTO_E_OUTCOME_UNKNOWN : MAILPROTO_E_NOT_SENT;
+    e->outcome = e->quit_sent ? MAILPROTO_POP3_OUTCOME_UNKNOWN
+                              : MAILPROTO_POP3_OUTCOME_NOT_COMMITTED;
+    char why[MAILPROTO__ERR_MSG_MAX];
+    mailproto__fmt(why, sizeof why, "%s",
+                   e->err->pub.status < 0 && e->err->msg[0] ? e->err->msg
+                                                             : mailproto_errname(status));
+    mailproto__err_set(e->err, st, "%s: %s", why,
+                       st == MAILPROTO_E_NOT_SENT
+                           ? "QUIT was not sent, nothing deleted"
+                           : "QUIT was sent but not answered, deletions unknown");
+    return st;
+}
+
 static int die(mailproto__pop3_engine *e, int status)
 {
     if (!e->dead) {
+        status = quit_failure(e, status);
         e->dead = status;
         e->want_tls = 0;
         e->out_len = e->out_off = 0;
@@ -425,8 +449,12 @@ static int perform_login(mailproto__pop3_engine *e)
         }
         break;
     }
-    if (!c->password)
-        return no_login(e, MAILPROTO_E_INVALID, "USER/PASS needs a password");
+    /* the password is checked before USER goes out, not after */
+    if (!c->password || !clean_arg(c->password, 250, 1)) {
+        forget_reply(e);
+        return no_login(e, MAILPROTO_E_INVALID,
+                        "USER/PASS needs a password without control characters");
+    }
     return session_cmd(e, ST_USER, "USER", c->username, 0);
 }
 
@@ -526,8 +554,20 @@ int mailproto__pop3_engine_submit(mailproto__pop3_engine *e, int cmd, uint32_t m
 
 int mailproto__pop3_engine_quit(mailproto__pop3_engine *e)
 {
-    if (e->dead)
+    if (e->dead) {
+        /* the session died in TRANSACTION before QUIT: say so (the reason
+         * stays in the message) */
+        if (e->logged_in && e->state != ST_CLOSED &&
+            e->outcome == MAILPROTO_POP3_OUTCOME_NOT_COMMITTED &&
+            e->dead != MAILPROTO_E_NOT_SENT) {
+            char why[MAILPROTO__ERR_MSG_MAX];
+            mailproto__fmt(why, sizeof why, "%s",
+                           e->err->msg[0] ? e->err->msg : mailproto_errname(e->dead));
+            return mailproto__err_set(e->err, MAILPROTO_E_NOT_SENT,
+                                      "%s: QUIT was not sent, nothing deleted", why);
+        }
         return e->dead;
+    }
     if (e->quit_queued || e->state == ST_CLOSED)
         return MAILPROTO_OK;
     if (e->state == ST_NONE || e->state == ST_TLS_FIRST || e->state == ST_UPGRADE)
@@ -701,6 +741,9 @@ static int on_cmd_status(mailproto__pop3_engine *e, const char *line, size_t len
         e->dstate = D_BOL;
         e->data_bytes = 0;
         e->data_fail = 0;
+        e->data_total = c->cmd == MAILPROTO_POP3_RETR
+                            ? mailproto__pop3_octets_hint(e->text, e->text_len)
+                            : MAILPROTO_SIZE_UNKNOWN;
         return MAILPROTO_OK;
     default:
         return cmd_done(e, MAILPROTO_OK);
@@ -729,6 +772,11 @@ static int on_list_line(mailproto__pop3_engine *e, const char *line, size_t len)
                                            : mailproto__pop3_parse_uidl(line, len, &m, &uid, &ul);
     if (rc != 0)
         return die_msg(e, MAILPROTO_E_PROTOCOL, "malformed listing line");
+    /* RFC 1939 lists the messages in order; a repeated or backwards number
+     * would make one message look like two (the sync helper relies on it) */
+    if (e->list_n && m <= e->list_last)
+        return die_msg(e, MAILPROTO_E_PROTOCOL,
+                       "listing repeats a message number or is out of order");
     e->list_n++;
     e->list_last = m;
     ev_begin(e, MAILPROTO_POP3_EV_ENTRY, c);
@@ -753,8 +801,12 @@ static void data_out(mailproto__pop3_engine *e, const unsigned char *p, size_t n
         return;
     }
     e->data_bytes += n;
-    if (e->cfg.progress &&
-        e->cfg.progress(e->cfg.progress_ctx, e->data_bytes, MAILPROTO_SIZE_UNKNOWN) != 0)
+    /* the announced size counts the server's octets (stuffed dots, line
+     * ends as stored): never report more done than total */
+    uint64_t total = e->data_total;
+    if (total != MAILPROTO_SIZE_UNKNOWN && total < e->data_bytes)
+        total = e->data_bytes;
+    if (e->cfg.progress && e->cfg.progress(e->cfg.progress_ctx, e->data_bytes, total) != 0)
         e->data_fail = MAILPROTO_E_CANCELLED;
 }
 

@@ -63,6 +63,7 @@ typedef struct mailproto__pop3_engine {
     uint32_t list_n;        /* entries in the current listing */
     uint32_t list_last;     /* last message number in it */
     uint64_t data_bytes;    /* bytes given to the sink */
+    uint64_t data_total;    /* progress total: RETR's "+OK n octets", else unknown */
     int data_fail;          /* the sink failed: drop the rest */
     char text[MAILPROTO__POP3_TEXT_MAX];
     size_t text_len;
@@ -139,6 +140,10 @@ int mailproto__pop3_status(const char *line, size_t len, const char **text, size
 int mailproto__pop3_parse_list(const char *p, size_t len, uint32_t *msg, uint64_t *size);
 int mailproto__pop3_parse_uidl(const char *p, size_t len, uint32_t *msg, const char **uid,
                                size_t *uid_len);
+/* The size a RETR +OK announces ("120 octets", RFC 1939 7), or
+ * MAILPROTO_SIZE_UNKNOWN.  Only a progress hint: never used to size
+ * anything. */
+uint64_t mailproto__pop3_octets_hint(const char *p, size_t len);
 /* "count size" of STAT. */
 int mailproto__pop3_parse_stat(const char *p, size_t len, uint32_t *count, uint64_t *size);
 

@@ -92,6 +92,16 @@ static int field_u64(const char *p, size_t len, size_t *i, uint64_t max, uint64_
 /* Sizes are bounded well below 2^64 so that sums never wrap. */
 #define SIZE_MAXV ((uint64_t)1 << 62)
 
+uint64_t mailproto__pop3_octets_hint(const char *p, size_t len)
+{
+    size_t i = 0;
+    uint64_t n;
+    if (field_u64(p, len, &i, SIZE_MAXV, &n) != 0 || len - i < 6 ||
+        mailproto__strncasecmp(p + i, "octets", 6) != 0 || (len - i > 6 && p[i + 6] != ' '))
+        return MAILPROTO_SIZE_UNKNOWN;
+    return n;
+}
+
 int mailproto__pop3_parse_stat(const char *p, size_t len, uint32_t *count, uint64_t *size)
 {
     size_t i = 0;

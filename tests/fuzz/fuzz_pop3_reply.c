@@ -37,6 +37,9 @@ static void parsers(const char *p, size_t len)
     if (mailproto__pop3_parse_list(p, len, &m, &sz) == 0 && (m == 0 || sz > ((uint64_t)1 << 62)))
         abort();
     mailproto__pop3_parse_stat(p, len, &m, &sz);
+    uint64_t hint = mailproto__pop3_octets_hint(p, len);
+    if (hint != UINT64_MAX && hint > ((uint64_t)1 << 62))
+        abort();
     const char *uid;
     size_t ul;
     if (mailproto__pop3_parse_uidl(p, len, &m, &uid, &ul) == 0 &&
@@ -163,5 +166,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += k;
         now += 10;
     }
+    /* QUIT's outcome: a session that dies with QUIT queued is "unknown"
+     * once QUIT went out, "not committed" before */
+    if (e.dead && e.quit_queued && e.quit_sent && e.outcome != MAILPROTO_POP3_OUTCOME_UNKNOWN)
+        abort();
+    if (e.dead && e.quit_queued && !e.quit_sent && e.logged_in &&
+        e.outcome != MAILPROTO_POP3_OUTCOME_NOT_COMMITTED)
+        abort();
     return 0;
 }

@@ -91,6 +91,17 @@ static int buf_write(void *ctx, const void *d, size_t n)
     return MAILPROTO_OK;
 }
 
+/* What the progress callback saw last (RETR: total from "+OK n octets"). */
+static uint64_t prog_done, prog_total;
+
+static int on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    prog_done = done;
+    prog_total = total;
+    return 0;
+}
+
 static mailproto_pop3 *pop3_open(int implicit, int nonblocking)
 {
     mailproto_pop3_config c;
@@ -104,6 +115,7 @@ static mailproto_pop3 *pop3_open(int implicit, int nonblocking)
     c.nonblocking = nonblocking;
     c.timeout_ms = 15000;
     c.inactivity_timeout_ms = 15000;
+    c.progress = on_progress;
     mailproto_pop3 *p = NULL;
     if (mailproto_pop3_new(&p, &c, NULL) != MAILPROTO_OK)
         FAIL("pop3_new");
@@ -189,6 +201,8 @@ static void roundtrip(int implicit)
     buf b = {NULL, 0, 0};
     mailproto_sink sink = {buf_write, &b};
     uint64_t w = 0;
+    prog_done = 0;
+    prog_total = 0;
     int rc = mailproto_pop3_retr(p, n, &sink, &w);
     if (rc != MAILPROTO_OK)
         FAIL("RETR: %s", mailproto_errname(rc));
@@ -197,6 +211,10 @@ static void roundtrip(int implicit)
         FAIL("RETR: the message is not byte-for-byte what was sent (%zu bytes)", b.len);
     if (size != b.len)
         FAIL("LIST said %llu octets, RETR gave %zu", (unsigned long long)size, b.len);
+    if (prog_done != b.len || prog_total != size)
+        FAIL("RETR progress ended at %llu of %llu, expected %zu of %llu",
+             (unsigned long long)prog_done, (unsigned long long)prog_total, b.len,
+             (unsigned long long)size);
     free(b.p);
     rc = mailproto_pop3_dele(p, n);
     if (rc != MAILPROTO_OK)

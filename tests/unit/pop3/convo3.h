@@ -10,6 +10,7 @@
  *   "QUIT"         queue QUIT
  *   "TLS"          the caller finished the TLS handshake
  *   "EOF"          the server closed the connection
+ *   "FAIL:n"       the transport failed with status n (a negative number)
  *   "HOLD"/"FLOW"  stop / resume draining the client's output
  *   "TIME:n"       the clock moves n ms forward
  * Every conversation runs with the server bytes whole, one byte at a time,
@@ -19,6 +20,8 @@
 #define CONVO3_H
 
 #include <stdio.h>
+
+#include <mailproto/codec.h>
 
 #include "testutil.h"
 
@@ -187,6 +190,41 @@ static int cmd_id(const char *s, size_t n)
     return 0;
 }
 
+/* No run may put a credential in the trace: not the password (nor
+ * "PASS <password>"), not the token, not the SASL PLAIN message in
+ * base64.  Checked after every run of every conversation. */
+static void convo_no_secret(const convo *c, size_t split)
+{
+    const mailproto_pop3_config *k = &c->cfg;
+    const char *t = c->trace.buf;
+    if (k->password && strlen(k->password) >= 4 && strstr(t, k->password))
+        fail_msg("split %zu: the password is in the trace", split);
+    if (k->password && k->password[0]) {
+        char pass[300];
+        snprintf(pass, sizeof pass, "PASS %s", k->password);
+        if (strstr(t, pass))
+            fail_msg("split %zu: PASS in the trace", split);
+    }
+    if (k->oauth_token && strlen(k->oauth_token) >= 4 && strstr(t, k->oauth_token))
+        fail_msg("split %zu: the token is in the trace", split);
+    if (k->username && k->password) {
+        char raw[600], b64[900];
+        size_t az = k->authzid ? strlen(k->authzid) : 0, ul = strlen(k->username),
+               pl = strlen(k->password), n = 0;
+        if (az + ul + pl + 2 <= sizeof raw) {
+            memcpy(raw, k->authzid ? k->authzid : "", az);
+            raw[az] = '\0';
+            memcpy(raw + az + 1, k->username, ul);
+            raw[az + 1 + ul] = '\0';
+            memcpy(raw + az + 2 + ul, k->password, pl);
+            assert_int_equal(mailproto_base64_encode(raw, az + ul + pl + 2, b64, sizeof b64, &n),
+                             MAILPROTO_OK);
+            if (strstr(t, b64))
+                fail_msg("split %zu: the AUTH PLAIN response is in the trace", split);
+        }
+    }
+}
+
 static void convo_run_once(convo *c, size_t split)
 {
     convo_run *r = calloc(1, sizeof *r);
@@ -252,6 +290,10 @@ static void convo_run_once(convo *c, size_t split)
         } else if (strcmp(s, "EOF") == 0) {
             mailproto__pop3_engine_input_done(&r->e, 0);
             convo_pump(r);
+        } else if (strncmp(s, "FAIL:", 5) == 0) {
+            /* the transport failed with this status (e.g. "FAIL:-12") */
+            r->last_rc = mailproto__pop3_engine_fail(&r->e, atoi(s + 5));
+            convo_pump(r);
         } else if (strcmp(s, "HOLD") == 0) {
             r->hold = 1;
         } else if (strcmp(s, "FLOW") == 0) {
@@ -278,6 +320,7 @@ static void convo_run_once(convo *c, size_t split)
                  c->body);
     if (c->outcome >= 0 && r->e.outcome != c->outcome)
         fail_msg("split %zu: outcome %d, expected %d", split, r->e.outcome, c->outcome);
+    convo_no_secret(c, split);
     c->capa = r->e.capa;
     free(r);
 }

@@ -414,6 +414,18 @@ static void quit_outcomes(void **state)
     assert_int_equal(mailproto_pop3_quit(h), MAILPROTO_E_REJECTED);
     assert_int_equal(mailproto_pop3_outcome(h), MAILPROTO_POP3_OUTCOME_NOT_COMMITTED);
     mailproto_pop3_free(h);
+    /* the connection drops in TRANSACTION, then QUIT: not sent, not committed */
+    memset(&s, 0, sizeof s);
+    STEPS(&s, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nUSER\r\n.\r\n", "C:USER alice\r\n",
+          "S:+OK\r\n", "C:PASS pw\r\n", "S:+OK\r\n", "C:DELE 1\r\n", "EOF");
+    assert_int_equal(mailproto_pop3_new(&h, &cfg, NULL), MAILPROTO_OK);
+    assert_int_equal(mailproto_pop3_connect(h), MAILPROTO_OK);
+    assert_int_equal(mailproto_pop3_dele(h, 1), MAILPROTO_E_CLOSED);
+    assert_int_equal(mailproto_pop3_quit(h), MAILPROTO_E_NOT_SENT);
+    assert_int_equal(mailproto_pop3_last_reply(h)->status, MAILPROTO_E_NOT_SENT);
+    assert_non_null(strstr(mailproto_pop3_last_reply(h)->message, "closed"));
+    assert_int_equal(mailproto_pop3_outcome(h), MAILPROTO_POP3_OUTCOME_NOT_COMMITTED);
+    mailproto_pop3_free(h);
     /* free without QUIT: nothing is sent, nothing committed */
     memset(&s, 0, sizeof s);
     STEPS(&s, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nUSER\r\n.\r\n", "C:USER alice\r\n",

@@ -129,6 +129,19 @@ static void test_plain_needs_permission(void **state)
     c.final_rc = MAILPROTO_E_TLS_REQUIRED;
     CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", CAPA_PLAIN);
     assert_null(strstr(c.trace.buf, "alice"));
+    /* every login method: forced USER, AUTH and even APOP's digest */
+    static const int logins[] = {MAILPROTO_POP3_LOGIN_USER, MAILPROTO_POP3_LOGIN_SASL,
+                                 MAILPROTO_POP3_LOGIN_APOP};
+    for (size_t i = 0; i < MAILPROTO__ARRAY_LEN(logins); i++) {
+        plain_cfg(&c);
+        c.cfg.allow_plaintext_auth = 0;
+        c.cfg.login = logins[i];
+        c.final_rc = MAILPROTO_E_TLS_REQUIRED;
+        c.events = "";
+        CONVO(&c, "S:+OK ready <1.2@x>\r\n", "C:CAPA\r\n",
+              "S:+OK\r\nUSER\r\nSASL PLAIN CRAM-MD5\r\n.\r\n");
+        assert_null(strstr(c.trace.buf, "alice"));
+    }
 }
 
 static void test_plain_login_and_capa(void **state)
@@ -375,6 +388,38 @@ static void test_auth_long_ir(void **state)
     c.n_steps = MAILPROTO__ARRAY_LEN(script);
     convo_check(&c);
     assert_null(strstr(c.trace.buf, "TVFRU"));
+}
+
+static int fixed_random(void *ctx, void *buf, size_t n)
+{
+    (void)ctx;
+    memset(buf, 'A', n);
+    return MAILPROTO_OK;
+}
+
+/* SCRAM: a server that says +OK without proving it knows the password
+ * (no server-final message, or a wrong signature) is not trusted. */
+static void test_scram_unverified_server(void **state)
+{
+    (void)state;
+    static char first[200], b64[300], auth[400];
+    snprintf(first, sizeof first, "n,,n=alice,r=QUFBQUFBQUFBQUFBQUFBQUFB");
+    size_t bl = 0;
+    assert_int_equal(mailproto_base64_encode(first, strlen(first), b64, sizeof b64, &bl),
+                     MAILPROTO_OK);
+    snprintf(auth, sizeof auth, "C:AUTH SCRAM-SHA-256 %s\r\n", b64);
+    static convo c;
+    plain_cfg(&c);
+    c.cfg.auth_mech = MAILPROTO_AUTH_SCRAM_SHA256;
+    c.cfg.random = fixed_random;
+    c.final_rc = MAILPROTO_E_AUTH;
+    c.events = "";
+    const char *script[] = {"S:+OK ready\r\n", "C:CAPA\r\n",
+                            "S:+OK\r\nSASL SCRAM-SHA-256\r\n.\r\n", auth, "S:+OK welcome\r\n"};
+    c.script = script;
+    c.n_steps = MAILPROTO__ARRAY_LEN(script);
+    convo_check(&c);
+    assert_non_null(strstr(c.err.pub.message, "not verified"));
 }
 
 static int refresh(void *ctx, const char **token)
@@ -855,6 +900,198 @@ static void test_quit_after_failed_login(void **state)
           "S:-ERR [AUTH] no\r\n", "QUIT", "C:QUIT\r\n", "S:+OK\r\n");
 }
 
+/* Progress: RETR's "+OK n octets" is the total (never below done),
+ * otherwise unknown; a nonzero return cancels the command, not the
+ * session. */
+typedef struct prog {
+    unsigned calls;
+    uint64_t done, total;
+    uint64_t cancel_at; /* cancel once done reaches this (0: never) */
+} prog;
+
+static int prog_fn(void *ctx, uint64_t done, uint64_t total)
+{
+    prog *p = ctx;
+    if (done < p->done)
+        p->calls = 0; /* the conversation runs again with another split */
+    p->calls++;
+    p->done = done;
+    p->total = total;
+    return p->cancel_at && done >= p->cancel_at;
+}
+
+static void test_retr_progress(void **state)
+{
+    (void)state;
+    static convo c;
+    static prog pg;
+    plain_cfg(&c);
+    memset(&pg, 0, sizeof pg);
+    c.cfg.progress = prog_fn;
+    c.cfg.progress_ctx = &pg;
+    c.final_rc = MAILPROTO_OK;
+    c.body = "line1\r\n.x\r\n";
+    c.events = "READY;DONE RETR OK 11;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:RETR 1", "C:RETR 1\r\n",
+          "S:+OK 14 octets\r\nline1\r\n..x\r\n.\r\n");
+    assert_true(pg.calls >= 1);
+    assert_int_equal(pg.done, 11);
+    assert_int_equal(pg.total, 14);
+    /* a server that under-announces: total follows done */
+    plain_cfg(&c);
+    memset(&pg, 0, sizeof pg);
+    c.cfg.progress = prog_fn;
+    c.cfg.progress_ctx = &pg;
+    c.events = "READY;DONE RETR OK 11;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:RETR 1", "C:RETR 1\r\n",
+          "S:+OK 5 octets\r\nline1\r\n..x\r\n.\r\n");
+    assert_int_equal(pg.done, 11);
+    assert_int_equal(pg.total, 11);
+    /* no size, and TOP: unknown */
+    plain_cfg(&c);
+    memset(&pg, 0, sizeof pg);
+    c.cfg.progress = prog_fn;
+    c.cfg.progress_ctx = &pg;
+    c.events = "READY;DONE RETR OK 7;DONE TOP OK 3;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:RETR 1", "C:RETR 1\r\n", "S:+OK message follows\r\nline1\r\n.\r\n",
+          "CMD:TOP 1 0", "C:TOP 1 0\r\n", "S:+OK 99 octets\r\nh\r\n.\r\n");
+    assert_int_equal(pg.total, MAILPROTO_SIZE_UNKNOWN);
+    /* cancel: the rest of the message is read and dropped, the session goes on */
+    plain_cfg(&c);
+    memset(&pg, 0, sizeof pg);
+    pg.cancel_at = 1;
+    c.cfg.progress = prog_fn;
+    c.cfg.progress_ctx = &pg;
+    c.whole_only = 1;
+    c.events = "READY;DONE RETR CANCELLED 10;DONE NOOP OK;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:RETR 1", "C:RETR 1\r\n", "S:+OK\r\nabc\r\ndef\r\n.\r\n",
+          "CMD:NOOP", "C:NOOP\r\n", "S:+OK\r\n");
+    assert_int_equal(pg.calls, 1);
+
+    assert_int_equal(mailproto__pop3_octets_hint("120 octets", 10), 120);
+    assert_int_equal(mailproto__pop3_octets_hint("120 OCTETS follow", 17), 120);
+    assert_int_equal(mailproto__pop3_octets_hint("120", 3), MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("120 octetsX", 11), MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("-1 octets", 9), MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("+1 octets", 9), MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("18446744073709551616 octets", 27),
+                     MAILPROTO_SIZE_UNKNOWN);
+    assert_int_equal(mailproto__pop3_octets_hint("", 0), MAILPROTO_SIZE_UNKNOWN);
+}
+
+/* A password that cannot be sent stops the login before USER goes out;
+ * CR/LF in the names never reach the wire. */
+static void test_bad_password_before_user(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.cfg.password = "";
+    c.cfg.login = MAILPROTO_POP3_LOGIN_USER;
+    c.final_rc = MAILPROTO_E_INVALID;
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", CAPA_PLAIN);
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_INVALID);
+    plain_cfg(&c);
+    c.cfg.password = "pw\r\nDELE 1";
+    c.cfg.login = MAILPROTO_POP3_LOGIN_USER;
+    c.final_rc = MAILPROTO_E_INVALID;
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", CAPA_PLAIN);
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_INVALID);
+    plain_cfg(&c);
+    c.cfg.username = "alice\r\nDELE 1";
+    c.final_rc = MAILPROTO_E_INVALID;
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", CAPA_PLAIN);
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_INVALID);
+    plain_cfg(&c);
+    c.cfg.username = "alice\nDELE 1";
+    c.cfg.login = MAILPROTO_POP3_LOGIN_APOP;
+    c.final_rc = MAILPROTO_E_INVALID;
+    CONVO(&c, "S:+OK ready <1.2@x>\r\n", "C:CAPA\r\n", CAPA_PLAIN);
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_INVALID);
+}
+
+/* A full listing must name each message once, in ascending order. */
+static void test_listing_order(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_PROTOCOL;
+    c.events = "READY;ENTRY 1 100;ENTRY 2 200;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:LIST", "C:LIST\r\n", "S:+OK\r\n1 100\r\n2 200\r\n2 200\r\n.\r\n");
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_PROTOCOL;
+    c.events = "READY;ENTRY 2 b;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:UIDL", "C:UIDL\r\n", "S:+OK\r\n2 b\r\n1 a\r\n.\r\n");
+    assert_non_null(strstr(c.err.pub.message, "out of order"));
+    /* gaps are fine (deleted messages are not listed) */
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_OK;
+    c.events = "READY;ENTRY 1 a;ENTRY 3 c;DONE UIDL OK;";
+    CONVO(&c, PLAIN_LOGIN, "CMD:UIDL", "C:UIDL\r\n", "S:+OK\r\n1 a\r\n3 c\r\n.\r\n");
+}
+
+/* Whatever ends the session after QUIT went out, the deletions are in
+ * doubt; whatever ends it before, nothing was deleted. */
+static void test_quit_garbage_reply(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_OUTCOME_UNKNOWN;
+    c.outcome = MAILPROTO_POP3_OUTCOME_UNKNOWN;
+    CONVO(&c, PLAIN_LOGIN, "CMD:DELE 1", "C:DELE 1\r\n", "S:+OK\r\n", "QUIT", "C:QUIT\r\n",
+          "S:* BYE\r\n");
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+    assert_non_null(strstr(c.err.pub.message, "neither +OK nor -ERR"));
+}
+
+static void test_quit_tls_error_after_sent(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_OUTCOME_UNKNOWN;
+    c.outcome = MAILPROTO_POP3_OUTCOME_UNKNOWN;
+    CONVO(&c, PLAIN_LOGIN, "CMD:DELE 1", "C:DELE 1\r\n", "S:+OK\r\n", "QUIT", "C:QUIT\r\n",
+          "FAIL:-20");
+    assert_int_equal(c.err.pub.status, MAILPROTO_E_OUTCOME_UNKNOWN);
+}
+
+static void test_quit_tls_error_before_sent(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_NOT_SENT;
+    c.outcome = MAILPROTO_POP3_OUTCOME_NOT_COMMITTED;
+    /* no PIPELINING: QUIT waits for DELE's reply, and the link fails first */
+    CONVO(&c, PLAIN_LOGIN, "CMD:DELE 1", "C:DELE 1\r\n", "QUIT", "FAIL:-20");
+}
+
+static void test_quit_queued_protocol_error(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_NOT_SENT;
+    c.outcome = MAILPROTO_POP3_OUTCOME_NOT_COMMITTED;
+    CONVO(&c, PLAIN_LOGIN, "CMD:DELE 1", "C:DELE 1\r\n", "QUIT", "S:what?\r\n");
+}
+
+static void test_quit_pipelined_protocol_error(void **state)
+{
+    (void)state;
+    static convo c;
+    plain_cfg(&c);
+    c.final_rc = MAILPROTO_E_OUTCOME_UNKNOWN;
+    c.outcome = MAILPROTO_POP3_OUTCOME_UNKNOWN;
+    /* PIPELINING: DELE and QUIT go out together; the reply to DELE is bad */
+    CONVO(&c, "S:+OK ready\r\n", "C:CAPA\r\n", "S:+OK\r\nUSER\r\nPIPELINING\r\n.\r\n",
+          "C:USER alice\r\n", "S:+OK\r\n", "C:PASS s3cret pw\r\n", "S:+OK\r\n", "CMD:DELE 1",
+          "QUIT", "C:DELE 1\r\nQUIT\r\n", "S:what?\r\n");
+}
+
 /* ---- parsers directly ---- */
 
 static void test_parsers(void **state)
@@ -947,6 +1184,15 @@ int main(void)
         cmocka_unit_test(test_quit_timeout_after_sent),
         cmocka_unit_test(test_drop_in_transaction),
         cmocka_unit_test(test_quit_after_failed_login),
+        cmocka_unit_test(test_scram_unverified_server),
+        cmocka_unit_test(test_retr_progress),
+        cmocka_unit_test(test_bad_password_before_user),
+        cmocka_unit_test(test_listing_order),
+        cmocka_unit_test(test_quit_garbage_reply),
+        cmocka_unit_test(test_quit_tls_error_after_sent),
+        cmocka_unit_test(test_quit_tls_error_before_sent),
+        cmocka_unit_test(test_quit_queued_protocol_error),
+        cmocka_unit_test(test_quit_pipelined_protocol_error),
         cmocka_unit_test(test_parsers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

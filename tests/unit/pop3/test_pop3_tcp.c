@@ -138,10 +138,17 @@ static void plain_session(void **state)
     pthread_t th;
     peer_start(&p, &th);
     mailproto_pop3_config cfg = tcp_cfg(&p, MAILPROTO_SEC_PLAIN);
+    static test_trace tr; /* engine and transport trace: the password stays out */
+    memset(&tr, 0, sizeof tr);
+    cfg.trace = test_trace_fn;
+    cfg.trace_ctx = &tr;
     mailproto_pop3 *h = NULL;
     assert_int_equal(mailproto_pop3_new(&h, &cfg, NULL), MAILPROTO_OK);
     assert_int_equal(mailproto_pop3_connect(h), MAILPROTO_OK);
     assert_true(mailproto_pop3_fd(h) >= 0);
+    assert_non_null(strstr(tr.buf, "USER alice"));
+    assert_null(strstr(tr.buf, "secret"));
+    assert_true(tr.secrets >= 1);
     membuf mb;
     memset(&mb, 0, sizeof mb);
     mailproto_sink sink = {mem_write, &mb};
