@@ -1003,6 +1003,59 @@ static void test_invalid_arguments(void **state)
     script_run_all(&s);
 }
 
+/* CR/LF in every caller string: refused before anything is sent (atoms,
+ * flags, items, sections, raw text, sort keys, search keys), or sent as a
+ * literal / modified UTF-7 so it cannot end the command line early. */
+static void check_injection(mailproto_imap *h, const char *name, void *ctx)
+{
+    if (strcmp(name, "inj") != 0) {
+        act(h, name, ctx);
+        return;
+    }
+    const char *evil = "x\r\nX LOGOUT";
+    mailproto_imap_range r = {1, 2};
+    mailproto_source src;
+    mailproto_source_mem(&src, "Subject: x\r\n\r\nhi\r\n", 18);
+    /* refused: nothing of them reaches the wire */
+    assert_int_equal(mailproto_imap_store(h, 1, &r, 1, MAILPROTO_IMAP_STORE_ADD, "\\Seen\r\nX LOGOUT", 0),
+                     MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_append(h, "Sent", "\\Seen\r\nX", 0, 0, &src), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_enable(h, "QRESYNC\r\nX LOGOUT"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_sort(h, 1, "DATE\r\nX LOGOUT", NULL, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_fetch_set(h, 1, &r, 1, "(FLAGS)\nX LOGOUT", 0, 0, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_fetch_body(h, 1, 1, "1\r\nX LOGOUT", 0, 0, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_raw(h, "GETQUOTAROOT INBOX\r\nX LOGOUT"), MAILPROTO_E_INVALID);
+    mailproto_imap_criteria c;
+    mailproto_imap_criteria_init(&c);
+    assert_int_equal(mailproto_imap_criteria_key(&c, "UNSEEN\r\n"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_search(h, 1, &c, 0, NULL), MAILPROTO_E_INVALID);
+    /* sent, but harmless */
+    assert_int_equal(mailproto_imap_rename(h, evil, "b"), MAILPROTO_AGAIN);
+    assert_int_equal(mailproto_imap_copy(h, 1, &r, 1, evil), MAILPROTO_AGAIN);
+    mailproto_imap_criteria_init(&c);
+    assert_int_equal(mailproto_imap_criteria_string(&c, "SUBJECT", evil), MAILPROTO_OK);
+    assert_int_equal(mailproto_imap_criteria_header(&c, "X-A", evil), MAILPROTO_OK);
+    assert_int_equal(mailproto_imap_search(h, 1, &c, 0, NULL), MAILPROTO_AGAIN);
+    const char *const kv[] = {"name", evil};
+    assert_int_equal(mailproto_imap_id(h, kv, 1), MAILPROTO_AGAIN);
+}
+
+static void test_injection_everywhere(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.act = check_injection;
+    /* the six refused commands that got as far as a tag used ABCD1..6 */
+    SET_STEPS(s, PREAUTH_ALL, "DO:inj",
+              "C:ABCD7 RENAME \"x&AA0ACg-X LOGOUT\" b\r\n"
+              "ABCD8 UID COPY 1:2 \"x&AA0ACg-X LOGOUT\"\r\n"
+              "ABCD9 UID SEARCH SUBJECT {11+}\r\nx\r\nX LOGOUT HEADER X-A {11+}\r\nx\r\nX LOGOUT\r\n"
+              "ABCD10 ID (\"name\" {11+}\r\nx\r\nX LOGOUT)\r\n",
+              "S:ABCD7 OK\r\nABCD8 OK\r\nABCD9 OK\r\nABCD10 OK\r\n");
+    s.expect_log = "READY;DONE 1 OK;DONE 2 OK;DONE 3 OK;DONE 4 OK;";
+    script_run_all(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1042,6 +1095,7 @@ int main(void)
         cmocka_unit_test(test_move_fallback),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_injection_everywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
