@@ -1056,6 +1056,39 @@ static void test_injection_everywhere(void **state)
     script_run_all(&s);
 }
 
+/* mailproto_imap_auth_mechs: only what the server offered over TLS;
+ * mailproto_imap_login: AGAIN until the session is ready, then OK. */
+static void check_mechs(mailproto_imap *h, const char *name, void *ctx)
+{
+    (void)ctx;
+    if (!strcmp(name, "pre")) {
+        assert_int_equal(mailproto_imap_login(h), MAILPROTO_AGAIN);
+        assert_int_equal(mailproto_imap_is_secure(h), 0);
+    } else if (!strcmp(name, "tls")) {
+        assert_int_equal(mailproto_imap_auth_mechs(h), 0); /* the plaintext AUTH=PLAIN is gone */
+        assert_int_equal(mailproto_imap_login(h), MAILPROTO_AGAIN);
+    } else if (!strcmp(name, "ready")) {
+        assert_int_equal(mailproto_imap_auth_mechs(h),
+                         MAILPROTO_AUTH_BIT(MAILPROTO_AUTH_SCRAM_SHA256) | MAILPROTO_AUTH_BIT(MAILPROTO_AUTH_XOAUTH2));
+        assert_int_equal(mailproto_imap_caps(h) & MAILPROTO_IMAP_CAP_LOGINDISABLED, 0);
+        assert_int_equal(mailproto_imap_is_secure(h), 1);
+        assert_int_equal(mailproto_imap_login(h), MAILPROTO_OK);
+    }
+}
+
+static void test_auth_mechs_and_login(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.act = check_mechs;
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN LOGINDISABLED] hi\r\n", "DO:pre",
+              "C:ABCD1 STARTTLS\r\n", "S:ABCD1 OK go\r\n", "TLS", "DO:tls", "C:ABCD2 CAPABILITY\r\n",
+              "S:* CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256 AUTH=XOAUTH2\r\nABCD2 OK\r\n", "DO:ready");
+    s.expect_log = "STARTTLS;READY;";
+    script_run_all(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1096,6 +1129,7 @@ int main(void)
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_invalid_arguments),
         cmocka_unit_test(test_injection_everywhere),
+        cmocka_unit_test(test_auth_mechs_and_login),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
