@@ -1089,6 +1089,20 @@ static void test_auth_mechs_and_login(void **state)
     script_run_all(&s);
 }
 
+/* A tagged reply for a command that already completed, and a continuation
+ * request when no command waits for one: both end the session. */
+static void test_stale_tag_and_stray_continuation(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "DO:noop", "C:ABCD1 NOOP\r\n", "S:ABCD1 OK\r\nABCD1 OK again\r\n");
+    s.expect_log = "READY;DONE 1 OK;ERR MAILPROTO_E_PROTOCOL;";
+    run_script(&s);
+    SET_STEPS(s, PREAUTH_ALL, "DO:noop", "C:ABCD1 NOOP\r\n", "S:+ send more\r\n");
+    s.expect_log = "READY;ERR MAILPROTO_E_PROTOCOL;";
+    run_script(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1110,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_absurd_counts),
         cmocka_unit_test(test_unknown_tag),
         cmocka_unit_test(test_tag_not_yet_sent),
+        cmocka_unit_test(test_stale_tag_and_stray_continuation),
         cmocka_unit_test(test_referral_not_followed),
         cmocka_unit_test(test_mailbox_state),
         cmocka_unit_test(test_expunge_beyond_exists),
