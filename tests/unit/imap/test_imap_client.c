@@ -1103,6 +1103,32 @@ static void test_stale_tag_and_stray_continuation(void **state)
     run_script(&s);
 }
 
+/* A server that accepts the connection and never greets: the inactivity
+ * timeout (default 60 s) ends the session; so does a silent STARTTLS reply. */
+static void check_alive(mailproto_imap *h, const char *name, void *ctx)
+{
+    (void)ctx;
+    /* login() reports the session: AGAIN while connecting, else the fatal status */
+    assert_int_equal(mailproto_imap_login(h), !strcmp(name, "alive") ? MAILPROTO_AGAIN : MAILPROTO_E_TIMEOUT);
+}
+
+static void test_silent_greeting(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.act = check_alive;
+    SET_STEPS(s, "TIME:59999", "DO:alive", "TIME:1", "DO:dead");
+    s.expect_log = "ERR MAILPROTO_E_TIMEOUT;";
+    script_run_all(&s);
+    memset(&s, 0, sizeof s);
+    s.act = check_alive;
+    s.cfg.inactivity_timeout_ms = 1000;
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n", "C:ABCD1 STARTTLS\r\n", "TIME:999", "DO:alive",
+              "TIME:1", "DO:dead");
+    s.expect_log = "ERR MAILPROTO_E_TIMEOUT;";
+    script_run_all(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1135,6 +1161,7 @@ int main(void)
         cmocka_unit_test(test_queued_before_ready),
         cmocka_unit_test(test_bye_during_idle),
         cmocka_unit_test(test_command_timeout),
+        cmocka_unit_test(test_silent_greeting),
         cmocka_unit_test(test_fifty_fetches),
         cmocka_unit_test(test_simple_commands),
         cmocka_unit_test(test_list_status_search),
