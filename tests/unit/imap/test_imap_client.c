@@ -1129,6 +1129,24 @@ static void test_silent_greeting(void **state)
     script_run_all(&s);
 }
 
+/* MAILPROTO_SEC_DEFAULT: port 993 means implicit TLS (the handshake comes
+ * before any byte), any other port STARTTLS required. */
+static void test_default_security_by_port(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.port = 993;
+    SET_STEPS(s, "TLS", "S:* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n", "DO:noop", "C:ABCD1 NOOP\r\n", "S:ABCD1 OK\r\n");
+    s.expect_log = "STARTTLS;READY;DONE 1 OK;";
+    run_script(&s);
+    memset(&s, 0, sizeof s);
+    s.cfg.port = 1143;
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n");
+    s.expect_log = "ERR MAILPROTO_E_TLS_REQUIRED;";
+    run_script(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1140,6 +1158,7 @@ int main(void)
         cmocka_unit_test(test_capability_fails_tls_required),
         cmocka_unit_test(test_preauth_tls_required),
         cmocka_unit_test(test_preauth_implicit_tls),
+        cmocka_unit_test(test_default_security_by_port),
         cmocka_unit_test(test_logindisabled),
         cmocka_unit_test(test_login_and_logindisabled_fallback),
         cmocka_unit_test(test_auth_failure),
