@@ -1147,6 +1147,39 @@ static void test_default_security_by_port(void **state)
     run_script(&s);
 }
 
+/* OAUTHBEARER (RFC 7628) with SASL-IR: accepted; refused with the JSON
+ * error challenge, answered with %x01, then E_AUTH.  No token in the trace. */
+static void test_oauthbearer(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "u";
+    s.cfg.oauth_token = "tok3n";
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] hi\r\n",
+              "C:ABCD1 AUTHENTICATE OAUTHBEARER bixhPXUsAXBvcnQ9OTkzAWF1dGg9QmVhcmVyIHRvazNuAQE=\r\n",
+              "S:ABCD1 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    s.expect_log = "STARTTLS;READY;";
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "tok3n"));
+    assert_null(strstr(s.trace.buf, "bixhPXUs"));
+    assert_true(s.trace.secrets >= 1); /* the trace ran, with the response redacted */
+
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "u";
+    s.cfg.oauth_token = "tok3n";
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] hi\r\n",
+              "C:ABCD1 AUTHENTICATE OAUTHBEARER bixhPXUsAXBvcnQ9OTkzAWF1dGg9QmVhcmVyIHRvazNuAQE=\r\n",
+              "S:+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n", "C:AQ==\r\n",
+              "S:ABCD1 NO [AUTHENTICATIONFAILED] bad token\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_AUTH;";
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "tok3n"));
+    assert_null(strstr(s.trace.buf, "bixhPXUs"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1165,6 +1198,7 @@ int main(void)
         cmocka_unit_test(test_plaintext_auth_refused),
         cmocka_unit_test(test_xoauth2_and_cram),
         cmocka_unit_test(test_oauth_refresh),
+        cmocka_unit_test(test_oauthbearer),
         cmocka_unit_test(test_no_sasl_downgrade),
         cmocka_unit_test(test_absurd_counts),
         cmocka_unit_test(test_unknown_tag),
