@@ -1180,6 +1180,56 @@ static void test_oauthbearer(void **state)
     assert_null(strstr(s.trace.buf, "bixhPXUs"));
 }
 
+/* A complete SCRAM exchange over IMAP (values computed independently with
+ * Python's hashlib for nonce AAEC..., salt "saltsalt", 4096 rounds):
+ * SCRAM-SHA-1 accepted; SCRAM-SHA-256 with a wrong server signature: the
+ * client cancels ("*") and fails with E_AUTH. */
+static void test_scram_full(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    s.cfg.auth_mech = MAILPROTO_AUTH_SCRAM_SHA1;
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-1] hi\r\n", "C:ABCD1 AUTHENTICATE SCRAM-SHA-1\r\n",
+              "S:+ \r\n", "C:biwsbj1hbGljZSxyPUFBRUNBd1FGQmdjSUNRb0xEQTBPRHhBUg==\r\n",
+              "S:+ cj1BQUVDQXdRRkJnY0lDUW9MREEwT0R4QVJzcnZub25jZSxzPWMyRnNkSE5oYkhRPSxpPTQwOTY=\r\n",
+              "C:Yz1iaXdzLHI9QUFFQ0F3UUZCZ2NJQ1FvTERBME9EeEFSc3J2bm9uY2UscD0wSmg1WkhMWENoa2pkWTZpM3FjRjkwUmZ4dWM9\r\n",
+              "S:+ dj1Rekg3QUsyRHBpZTRIdXhkeWZVVnlLeE9XQ1k9\r\n", "C:\r\n",
+              "S:ABCD1 OK [CAPABILITY IMAP4rev1 IDLE] in\r\n");
+    s.expect_log = "STARTTLS;READY;";
+    s.whole_only = 1; /* 4096 PBKDF2 rounds per run */
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "Yz1iaXdz"));
+
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    s.whole_only = 1;
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256] hi\r\n",
+              "C:ABCD1 AUTHENTICATE SCRAM-SHA-256\r\n", "S:+ \r\n",
+              "C:biwsbj1hbGljZSxyPUFBRUNBd1FGQmdjSUNRb0xEQTBPRHhBUg==\r\n",
+              "S:+ cj1BQUVDQXdRRkJnY0lDUW9MREEwT0R4QVJzcnZub25jZSxzPWMyRnNkSE5oYkhRPSxpPTQwOTY=\r\n",
+              "C:Yz1iaXdzLHI9QUFFQ0F3UUZCZ2NJQ1FvTERBME9EeEFSc3J2bm9uY2UscD1aK1FrSXdvb0JZa2hYLzBMWVJSdU81REdjOXF4anZRbWN2QVpNVENOQ3FNPQ==\r\n",
+              "S:+ dj1Rekg3QUsyRHBpZTRIdXhkeWZVVnlLeE9XQ1k9\r\n", "C:*\r\n", "S:ABCD1 BAD cancelled\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_AUTH;";
+    run_script(&s);
+
+    /* OK without the server's final message: the server never proved it
+     * knows the password, so the client does not accept the session */
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256] hi\r\n",
+              "C:ABCD1 AUTHENTICATE SCRAM-SHA-256\r\n", "S:+ \r\n",
+              "C:biwsbj1hbGljZSxyPUFBRUNBd1FGQmdjSUNRb0xEQTBPRHhBUg==\r\n",
+              "S:+ cj1BQUVDQXdRRkJnY0lDUW9MREEwT0R4QVJzcnZub25jZSxzPWMyRnNkSE5oYkhRPSxpPTQwOTY=\r\n",
+              "C:Yz1iaXdzLHI9QUFFQ0F3UUZCZ2NJQ1FvTERBME9EeEFSc3J2bm9uY2UscD1aK1FrSXdvb0JZa2hYLzBMWVJSdU81REdjOXF4anZRbWN2QVpNVENOQ3FNPQ==\r\n",
+              "S:ABCD1 OK in\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_AUTH;";
+    run_script(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1199,6 +1249,7 @@ int main(void)
         cmocka_unit_test(test_xoauth2_and_cram),
         cmocka_unit_test(test_oauth_refresh),
         cmocka_unit_test(test_oauthbearer),
+        cmocka_unit_test(test_scram_full),
         cmocka_unit_test(test_no_sasl_downgrade),
         cmocka_unit_test(test_absurd_counts),
         cmocka_unit_test(test_unknown_tag),
