@@ -667,12 +667,11 @@ struct mailproto_io;         /* <mailproto/transport.h> */
                                           now, then call mailproto_imap_tls_ready() */
 #define MAILPROTO_IMAP_EV_IDLING 83    /* the server accepted IDLE (number = id) */
 #define MAILPROTO_IMAP_EV_ALERT 84     /* [ALERT] text from the server (data); show it
-                                          to the user as the server's words.  The text
-                                          is as the server sent it (no CR/LF/NUL, but
-                                          other control bytes such as ESC may be
-                                          there): filter it before it reaches a
-                                          terminal.  Same for the CLOSED/BYE text and
-                                          mailproto_imap_last_reply text. */
+                                          to the user as the server's words.  Control
+                                          characters (ESC...) are removed from it, as
+                                          from every server text the handle hands out
+                                          (COMPLETED, CLOSED, last_reply); other bytes
+                                          are as sent (not checked as UTF-8). */
 #define MAILPROTO_IMAP_EV_CLOSED 85    /* the connection ended (BYE or EOF, also during
                                           IDLE): error = the status; data = BYE text */
 

@@ -1230,6 +1230,18 @@ static void test_scram_full(void **state)
     run_script(&s);
 }
 
+/* Server text handed out (ALERT, completion text, BYE) carries no control
+ * characters: no terminal escapes from a hostile server. */
+static void test_server_text_controls(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "S:* OK [ALERT] a\x1b[2Jb\tc\x7f\r\n", "DO:noop", "C:ABCD1 NOOP\r\n",
+              "S:ABCD1 NO x\x1b]0;y\x07z\r\n", "S:* BYE q\x1b[31mr\r\n", "EOF");
+    s.expect_log = "READY;ALERT a[2Jb c;DONE 1 NO;BYE;CLOSED q[31mr;ERR MAILPROTO_E_CLOSED;";
+    run_script(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1256,6 +1268,7 @@ int main(void)
         cmocka_unit_test(test_tag_not_yet_sent),
         cmocka_unit_test(test_stale_tag_and_stray_continuation),
         cmocka_unit_test(test_referral_not_followed),
+        cmocka_unit_test(test_server_text_controls),
         cmocka_unit_test(test_mailbox_state),
         cmocka_unit_test(test_expunge_beyond_exists),
         cmocka_unit_test(test_idle_refresh),
