@@ -667,7 +667,11 @@ struct mailproto_io;         /* <mailproto/transport.h> */
                                           now, then call mailproto_imap_tls_ready() */
 #define MAILPROTO_IMAP_EV_IDLING 83    /* the server accepted IDLE (number = id) */
 #define MAILPROTO_IMAP_EV_ALERT 84     /* [ALERT] text from the server (data); show it
-                                          to the user as the server's words */
+                                          to the user as the server's words.  Control
+                                          characters (ESC...) are removed from it, as
+                                          from every server text the handle hands out
+                                          (COMPLETED, CLOSED, last_reply); other bytes
+                                          are as sent (not checked as UTF-8). */
 #define MAILPROTO_IMAP_EV_CLOSED 85    /* the connection ended (BYE or EOF, also during
                                           IDLE): error = the status; data = BYE text */
 
@@ -775,8 +779,11 @@ MAILPROTO_API void mailproto_imap_free(mailproto_imap *h);
 MAILPROTO_API int mailproto_imap_connect(mailproto_imap *h);
 
 /* Authenticate with the configured credentials.  connect() already does
- * this; kept for callers that queue it explicitly: MAILPROTO_OK when
- * authenticated, MAILPROTO_AGAIN when it is still under way. */
+ * this, so this sends nothing; it reports where the session is:
+ * MAILPROTO_OK when the session is ready (authenticated when credentials
+ * were configured), MAILPROTO_AGAIN while connecting or authenticating is
+ * still under way, MAILPROTO_E_STATE before connect/start, the fatal status
+ * of a dead session, MAILPROTO_E_INVALID for NULL. */
 MAILPROTO_API int mailproto_imap_login(mailproto_imap *h);
 
 /* Non-blocking step: all the I/O possible now, then MAILPROTO_EVENT (*ev
@@ -828,7 +835,9 @@ MAILPROTO_API unsigned mailproto_imap_last_id(const mailproto_imap *h);
 /* MAILPROTO_IMAP_CAP_* of the session (after TLS: only what the server
  * said over TLS). */
 MAILPROTO_API unsigned mailproto_imap_caps(const mailproto_imap *h);
-/* SASL mechanisms offered (mask of MAILPROTO_AUTH_BIT). */
+/* SASL mechanisms offered (mask of MAILPROTO_AUTH_BIT(MAILPROTO_AUTH_*)) in
+ * the last capability list; after STARTTLS only what the server said over
+ * TLS (0 until it said it).  0 for NULL. */
 MAILPROTO_API unsigned mailproto_imap_auth_mechs(const mailproto_imap *h);
 /* Nonzero when the session runs over TLS. */
 MAILPROTO_API int mailproto_imap_is_secure(const mailproto_imap *h);

@@ -855,13 +855,20 @@ static void status_item(mailproto_imap_status_items *st, const mailproto_imap_ev
     }
 }
 
+/* Human-readable server text (completion, ALERT, BYE): as in
+ * mailproto__err_text, control characters never reach the caller (a tab
+ * becomes a space), so an ALERT cannot carry terminal escapes. */
 static void text_add(mailproto__imap_engine *e, mailproto_span t)
 {
-    size_t room = sizeof e->text - 1 - e->text_len;
-    size_t n = t.len < room ? t.len : room;
-    if (n)
-        memcpy(e->text + e->text_len, t.ptr, n);
-    e->text_len += n;
+    const unsigned char *p = (const unsigned char *)t.ptr;
+    for (size_t i = 0; i < t.len && e->text_len + 1 < sizeof e->text; i++) {
+        unsigned char c = p[i];
+        if (c == '\t')
+            c = ' ';
+        if (c < 0x20 || c == 0x7f)
+            continue;
+        e->text[e->text_len++] = (char)c;
+    }
     e->text[e->text_len] = '\0';
 }
 

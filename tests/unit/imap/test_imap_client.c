@@ -1003,6 +1003,245 @@ static void test_invalid_arguments(void **state)
     script_run_all(&s);
 }
 
+/* CR/LF in every caller string: refused before anything is sent (atoms,
+ * flags, items, sections, raw text, sort keys, search keys), or sent as a
+ * literal / modified UTF-7 so it cannot end the command line early. */
+static void check_injection(mailproto_imap *h, const char *name, void *ctx)
+{
+    if (strcmp(name, "inj") != 0) {
+        act(h, name, ctx);
+        return;
+    }
+    const char *evil = "x\r\nX LOGOUT";
+    mailproto_imap_range r = {1, 2};
+    mailproto_source src;
+    mailproto_source_mem(&src, "Subject: x\r\n\r\nhi\r\n", 18);
+    /* refused: nothing of them reaches the wire */
+    assert_int_equal(mailproto_imap_store(h, 1, &r, 1, MAILPROTO_IMAP_STORE_ADD, "\\Seen\r\nX LOGOUT", 0),
+                     MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_append(h, "Sent", "\\Seen\r\nX", 0, 0, &src), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_enable(h, "QRESYNC\r\nX LOGOUT"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_sort(h, 1, "DATE\r\nX LOGOUT", NULL, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_fetch_set(h, 1, &r, 1, "(FLAGS)\nX LOGOUT", 0, 0, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_fetch_body(h, 1, 1, "1\r\nX LOGOUT", 0, 0, NULL), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_raw(h, "GETQUOTAROOT INBOX\r\nX LOGOUT"), MAILPROTO_E_INVALID);
+    mailproto_imap_criteria c;
+    mailproto_imap_criteria_init(&c);
+    assert_int_equal(mailproto_imap_criteria_key(&c, "UNSEEN\r\n"), MAILPROTO_E_INVALID);
+    assert_int_equal(mailproto_imap_search(h, 1, &c, 0, NULL), MAILPROTO_E_INVALID);
+    /* sent, but harmless */
+    assert_int_equal(mailproto_imap_rename(h, evil, "b"), MAILPROTO_AGAIN);
+    assert_int_equal(mailproto_imap_copy(h, 1, &r, 1, evil), MAILPROTO_AGAIN);
+    mailproto_imap_criteria_init(&c);
+    assert_int_equal(mailproto_imap_criteria_string(&c, "SUBJECT", evil), MAILPROTO_OK);
+    assert_int_equal(mailproto_imap_criteria_header(&c, "X-A", evil), MAILPROTO_OK);
+    assert_int_equal(mailproto_imap_search(h, 1, &c, 0, NULL), MAILPROTO_AGAIN);
+    const char *const kv[] = {"name", evil};
+    assert_int_equal(mailproto_imap_id(h, kv, 1), MAILPROTO_AGAIN);
+}
+
+static void test_injection_everywhere(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.act = check_injection;
+    /* the six refused commands that got as far as a tag used ABCD1..6 */
+    SET_STEPS(s, PREAUTH_ALL, "DO:inj",
+              "C:ABCD7 RENAME \"x&AA0ACg-X LOGOUT\" b\r\n"
+              "ABCD8 UID COPY 1:2 \"x&AA0ACg-X LOGOUT\"\r\n"
+              "ABCD9 UID SEARCH SUBJECT {11+}\r\nx\r\nX LOGOUT HEADER X-A {11+}\r\nx\r\nX LOGOUT\r\n"
+              "ABCD10 ID (\"name\" {11+}\r\nx\r\nX LOGOUT)\r\n",
+              "S:ABCD7 OK\r\nABCD8 OK\r\nABCD9 OK\r\nABCD10 OK\r\n");
+    s.expect_log = "READY;DONE 1 OK;DONE 2 OK;DONE 3 OK;DONE 4 OK;";
+    script_run_all(&s);
+}
+
+/* mailproto_imap_auth_mechs: only what the server offered over TLS;
+ * mailproto_imap_login: AGAIN until the session is ready, then OK. */
+static void check_mechs(mailproto_imap *h, const char *name, void *ctx)
+{
+    (void)ctx;
+    if (!strcmp(name, "pre")) {
+        assert_int_equal(mailproto_imap_login(h), MAILPROTO_AGAIN);
+        assert_int_equal(mailproto_imap_is_secure(h), 0);
+    } else if (!strcmp(name, "tls")) {
+        assert_int_equal(mailproto_imap_auth_mechs(h), 0); /* the plaintext AUTH=PLAIN is gone */
+        assert_int_equal(mailproto_imap_login(h), MAILPROTO_AGAIN);
+    } else if (!strcmp(name, "ready")) {
+        assert_int_equal(mailproto_imap_auth_mechs(h),
+                         MAILPROTO_AUTH_BIT(MAILPROTO_AUTH_SCRAM_SHA256) | MAILPROTO_AUTH_BIT(MAILPROTO_AUTH_XOAUTH2));
+        assert_int_equal(mailproto_imap_caps(h) & MAILPROTO_IMAP_CAP_LOGINDISABLED, 0);
+        assert_int_equal(mailproto_imap_is_secure(h), 1);
+        assert_int_equal(mailproto_imap_login(h), MAILPROTO_OK);
+    }
+}
+
+static void test_auth_mechs_and_login(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.act = check_mechs;
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN LOGINDISABLED] hi\r\n", "DO:pre",
+              "C:ABCD1 STARTTLS\r\n", "S:ABCD1 OK go\r\n", "TLS", "DO:tls", "C:ABCD2 CAPABILITY\r\n",
+              "S:* CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256 AUTH=XOAUTH2\r\nABCD2 OK\r\n", "DO:ready");
+    s.expect_log = "STARTTLS;READY;";
+    script_run_all(&s);
+}
+
+/* A tagged reply for a command that already completed, and a continuation
+ * request when no command waits for one: both end the session. */
+static void test_stale_tag_and_stray_continuation(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "DO:noop", "C:ABCD1 NOOP\r\n", "S:ABCD1 OK\r\nABCD1 OK again\r\n");
+    s.expect_log = "READY;DONE 1 OK;ERR MAILPROTO_E_PROTOCOL;";
+    run_script(&s);
+    SET_STEPS(s, PREAUTH_ALL, "DO:noop", "C:ABCD1 NOOP\r\n", "S:+ send more\r\n");
+    s.expect_log = "READY;ERR MAILPROTO_E_PROTOCOL;";
+    run_script(&s);
+}
+
+/* A server that accepts the connection and never greets: the inactivity
+ * timeout (default 60 s) ends the session; so does a silent STARTTLS reply. */
+static void check_alive(mailproto_imap *h, const char *name, void *ctx)
+{
+    (void)ctx;
+    /* login() reports the session: AGAIN while connecting, else the fatal status */
+    assert_int_equal(mailproto_imap_login(h), !strcmp(name, "alive") ? MAILPROTO_AGAIN : MAILPROTO_E_TIMEOUT);
+}
+
+static void test_silent_greeting(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    s.act = check_alive;
+    SET_STEPS(s, "TIME:59999", "DO:alive", "TIME:1", "DO:dead");
+    s.expect_log = "ERR MAILPROTO_E_TIMEOUT;";
+    script_run_all(&s);
+    memset(&s, 0, sizeof s);
+    s.act = check_alive;
+    s.cfg.inactivity_timeout_ms = 1000;
+    SET_STEPS(s, "S:* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n", "C:ABCD1 STARTTLS\r\n", "TIME:999", "DO:alive",
+              "TIME:1", "DO:dead");
+    s.expect_log = "ERR MAILPROTO_E_TIMEOUT;";
+    script_run_all(&s);
+}
+
+/* MAILPROTO_SEC_DEFAULT: port 993 means implicit TLS (the handshake comes
+ * before any byte), any other port STARTTLS required. */
+static void test_default_security_by_port(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.port = 993;
+    SET_STEPS(s, "TLS", "S:* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n", "DO:noop", "C:ABCD1 NOOP\r\n", "S:ABCD1 OK\r\n");
+    s.expect_log = "STARTTLS;READY;DONE 1 OK;";
+    run_script(&s);
+    memset(&s, 0, sizeof s);
+    s.cfg.port = 1143;
+    SET_STEPS(s, "S:* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n");
+    s.expect_log = "ERR MAILPROTO_E_TLS_REQUIRED;";
+    run_script(&s);
+}
+
+/* OAUTHBEARER (RFC 7628) with SASL-IR: accepted; refused with the JSON
+ * error challenge, answered with %x01, then E_AUTH.  No token in the trace. */
+static void test_oauthbearer(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "u";
+    s.cfg.oauth_token = "tok3n";
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] hi\r\n",
+              "C:ABCD1 AUTHENTICATE OAUTHBEARER bixhPXUsAXBvcnQ9OTkzAWF1dGg9QmVhcmVyIHRvazNuAQE=\r\n",
+              "S:ABCD1 OK [CAPABILITY IMAP4rev1] ok\r\n");
+    s.expect_log = "STARTTLS;READY;";
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "tok3n"));
+    assert_null(strstr(s.trace.buf, "bixhPXUs"));
+    assert_true(s.trace.secrets >= 1); /* the trace ran, with the response redacted */
+
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "u";
+    s.cfg.oauth_token = "tok3n";
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] hi\r\n",
+              "C:ABCD1 AUTHENTICATE OAUTHBEARER bixhPXUsAXBvcnQ9OTkzAWF1dGg9QmVhcmVyIHRvazNuAQE=\r\n",
+              "S:+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n", "C:AQ==\r\n",
+              "S:ABCD1 NO [AUTHENTICATIONFAILED] bad token\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_AUTH;";
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "tok3n"));
+    assert_null(strstr(s.trace.buf, "bixhPXUs"));
+}
+
+/* A complete SCRAM exchange over IMAP (values computed independently with
+ * Python's hashlib for nonce AAEC..., salt "saltsalt", 4096 rounds):
+ * SCRAM-SHA-1 accepted; SCRAM-SHA-256 with a wrong server signature: the
+ * client cancels ("*") and fails with E_AUTH. */
+static void test_scram_full(void **state)
+{
+    (void)state;
+    script s;
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    s.cfg.auth_mech = MAILPROTO_AUTH_SCRAM_SHA1;
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-1] hi\r\n", "C:ABCD1 AUTHENTICATE SCRAM-SHA-1\r\n",
+              "S:+ \r\n", "C:biwsbj1hbGljZSxyPUFBRUNBd1FGQmdjSUNRb0xEQTBPRHhBUg==\r\n",
+              "S:+ cj1BQUVDQXdRRkJnY0lDUW9MREEwT0R4QVJzcnZub25jZSxzPWMyRnNkSE5oYkhRPSxpPTQwOTY=\r\n",
+              "C:Yz1iaXdzLHI9QUFFQ0F3UUZCZ2NJQ1FvTERBME9EeEFSc3J2bm9uY2UscD0wSmg1WkhMWENoa2pkWTZpM3FjRjkwUmZ4dWM9\r\n",
+              "S:+ dj1Rekg3QUsyRHBpZTRIdXhkeWZVVnlLeE9XQ1k9\r\n", "C:\r\n",
+              "S:ABCD1 OK [CAPABILITY IMAP4rev1 IDLE] in\r\n");
+    s.expect_log = "STARTTLS;READY;";
+    s.whole_only = 1; /* 4096 PBKDF2 rounds per run */
+    run_script(&s);
+    assert_null(strstr(s.trace.buf, "Yz1iaXdz"));
+
+    memset(&s, 0, sizeof s);
+    s.cfg.security = MAILPROTO_SEC_TLS;
+    s.cfg.username = "alice";
+    s.cfg.password = "pw";
+    s.whole_only = 1;
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256] hi\r\n",
+              "C:ABCD1 AUTHENTICATE SCRAM-SHA-256\r\n", "S:+ \r\n",
+              "C:biwsbj1hbGljZSxyPUFBRUNBd1FGQmdjSUNRb0xEQTBPRHhBUg==\r\n",
+              "S:+ cj1BQUVDQXdRRkJnY0lDUW9MREEwT0R4QVJzcnZub25jZSxzPWMyRnNkSE5oYkhRPSxpPTQwOTY=\r\n",
+              "C:Yz1iaXdzLHI9QUFFQ0F3UUZCZ2NJQ1FvTERBME9EeEFSc3J2bm9uY2UscD1aK1FrSXdvb0JZa2hYLzBMWVJSdU81REdjOXF4anZRbWN2QVpNVENOQ3FNPQ==\r\n",
+              "S:+ dj1Rekg3QUsyRHBpZTRIdXhkeWZVVnlLeE9XQ1k9\r\n", "C:*\r\n", "S:ABCD1 BAD cancelled\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_AUTH;";
+    run_script(&s);
+
+    /* OK without the server's final message: the server never proved it
+     * knows the password, so the client does not accept the session */
+    SET_STEPS(s, "TLS", "S:* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256] hi\r\n",
+              "C:ABCD1 AUTHENTICATE SCRAM-SHA-256\r\n", "S:+ \r\n",
+              "C:biwsbj1hbGljZSxyPUFBRUNBd1FGQmdjSUNRb0xEQTBPRHhBUg==\r\n",
+              "S:+ cj1BQUVDQXdRRkJnY0lDUW9MREEwT0R4QVJzcnZub25jZSxzPWMyRnNkSE5oYkhRPSxpPTQwOTY=\r\n",
+              "C:Yz1iaXdzLHI9QUFFQ0F3UUZCZ2NJQ1FvTERBME9EeEFSc3J2bm9uY2UscD1aK1FrSXdvb0JZa2hYLzBMWVJSdU81REdjOXF4anZRbWN2QVpNVENOQ3FNPQ==\r\n",
+              "S:ABCD1 OK in\r\n");
+    s.expect_log = "STARTTLS;ERR MAILPROTO_E_AUTH;";
+    run_script(&s);
+}
+
+/* Server text handed out (ALERT, completion text, BYE) carries no control
+ * characters: no terminal escapes from a hostile server. */
+static void test_server_text_controls(void **state)
+{
+    (void)state;
+    script s = base_plain();
+    SET_STEPS(s, PREAUTH_ALL, "S:* OK [ALERT] a\x1b[2Jb\tc\x7f\r\n", "DO:noop", "C:ABCD1 NOOP\r\n",
+              "S:ABCD1 NO x\x1b]0;y\x07z\r\n", "S:* BYE q\x1b[31mr\r\n", "EOF");
+    s.expect_log = "READY;ALERT a[2Jb c;DONE 1 NO;BYE;CLOSED q[31mr;ERR MAILPROTO_E_CLOSED;";
+    run_script(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1014,17 +1253,22 @@ int main(void)
         cmocka_unit_test(test_capability_fails_tls_required),
         cmocka_unit_test(test_preauth_tls_required),
         cmocka_unit_test(test_preauth_implicit_tls),
+        cmocka_unit_test(test_default_security_by_port),
         cmocka_unit_test(test_logindisabled),
         cmocka_unit_test(test_login_and_logindisabled_fallback),
         cmocka_unit_test(test_auth_failure),
         cmocka_unit_test(test_plaintext_auth_refused),
         cmocka_unit_test(test_xoauth2_and_cram),
         cmocka_unit_test(test_oauth_refresh),
+        cmocka_unit_test(test_oauthbearer),
+        cmocka_unit_test(test_scram_full),
         cmocka_unit_test(test_no_sasl_downgrade),
         cmocka_unit_test(test_absurd_counts),
         cmocka_unit_test(test_unknown_tag),
         cmocka_unit_test(test_tag_not_yet_sent),
+        cmocka_unit_test(test_stale_tag_and_stray_continuation),
         cmocka_unit_test(test_referral_not_followed),
+        cmocka_unit_test(test_server_text_controls),
         cmocka_unit_test(test_mailbox_state),
         cmocka_unit_test(test_expunge_beyond_exists),
         cmocka_unit_test(test_idle_refresh),
@@ -1034,6 +1278,7 @@ int main(void)
         cmocka_unit_test(test_queued_before_ready),
         cmocka_unit_test(test_bye_during_idle),
         cmocka_unit_test(test_command_timeout),
+        cmocka_unit_test(test_silent_greeting),
         cmocka_unit_test(test_fifty_fetches),
         cmocka_unit_test(test_simple_commands),
         cmocka_unit_test(test_list_status_search),
@@ -1042,6 +1287,8 @@ int main(void)
         cmocka_unit_test(test_move_fallback),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_injection_everywhere),
+        cmocka_unit_test(test_auth_mechs_and_login),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
