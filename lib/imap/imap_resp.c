@@ -123,6 +123,17 @@ static mailproto_imap_event *ev_new(mailproto_imap_parser *p, int type)
     return e;
 }
 
+/* An event carrying the bytes of token t (a piece, when t is partial). */
+static mailproto_imap_event *ev_tok(mailproto_imap_parser *p, int type, const imap_tok *t)
+{
+    mailproto_imap_event *e = ev_new(p, type);
+    e->data.ptr = t->ptr;
+    e->data.len = t->len;
+    if (t->partial)
+        e->flags |= MAILPROTO_IMAP_EVF_PARTIAL;
+    return e;
+}
+
 static void copy_name(mailproto_imap_parser *p, const char *s, size_t n)
 {
     if (n > sizeof p->name)
@@ -172,6 +183,18 @@ static int count_item(mailproto_imap_parser *p)
         return -1;
     }
     return 0;
+}
+
+/* One item of a list (an atom, a flag): counted against the list limit
+ * (once per token, not per piece), taken, and handed out. */
+static int item_event(mailproto_imap_parser *p, imap_tok *t, int type)
+{
+    if (!p->acont && count_item(p))
+        return p->fatal;
+    if (take(p, t))
+        return p->fatal;
+    ev_tok(p, type, t);
+    return R_EVENT;
 }
 
 /* Emit a string-ish value from a taken token (atom, quoted); literals go
@@ -869,16 +892,7 @@ static int step(mailproto_imap_parser *p)
         }
         if (t->type != T_ATOM)
             return garble(p, "capability expected");
-        if (!p->acont && count_item(p))
-            return p->fatal;
-        if (take(p, t))
-            return p->fatal;
-        e = ev_new(p, MAILPROTO_IMAP_EV_ATOM);
-        e->data.ptr = t->ptr;
-        e->data.len = t->len;
-        if (t->partial)
-            e->flags |= MAILPROTO_IMAP_EVF_PARTIAL;
-        return R_EVENT;
+        return item_event(p, t, MAILPROTO_IMAP_EV_ATOM);
 
     case S_CODE_CLOSE:
         if ((r = mailproto__imap_peek(p, M_CODE, &t)) != LEX_OK)
@@ -900,16 +914,7 @@ static int step(mailproto_imap_parser *p)
         }
         if (t->type != T_ATOM)
             return garble(p, "atom expected");
-        if (!p->acont && count_item(p))
-            return p->fatal;
-        if (take(p, t))
-            return p->fatal;
-        e = ev_new(p, MAILPROTO_IMAP_EV_ATOM);
-        e->data.ptr = t->ptr;
-        e->data.len = t->len;
-        if (t->partial)
-            e->flags |= MAILPROTO_IMAP_EVF_PARTIAL;
-        return R_EVENT;
+        return item_event(p, t, MAILPROTO_IMAP_EV_ATOM);
 
     case S_FLAGS_OPEN:
         if ((r = mailproto__imap_peek(p, M_CODE, &t)) != LEX_OK)
@@ -938,16 +943,7 @@ static int step(mailproto_imap_parser *p)
         }
         if (t->type != T_ATOM)
             return garble(p, "flag expected");
-        if (!p->acont && count_item(p))
-            return p->fatal;
-        if (take(p, t))
-            return p->fatal;
-        e = ev_new(p, MAILPROTO_IMAP_EV_FLAG);
-        e->data.ptr = t->ptr;
-        e->data.len = t->len;
-        if (t->partial)
-            e->flags |= MAILPROTO_IMAP_EVF_PARTIAL;
-        return R_EVENT;
+        return item_event(p, t, MAILPROTO_IMAP_EV_FLAG);
 
     case S_LIST_DELIM:
         if ((r = mailproto__imap_peek(p, M_NORMAL, &t)) != LEX_OK)
