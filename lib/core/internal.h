@@ -108,4 +108,28 @@ void mailproto__trace_note(const mailproto__trace *t, const char *fmt, ...)
 #endif
     ;
 
+
+/* ---- a protocol command written into an engine's output buffer ----
+ * The engine's unsent bytes are buf[*off, *len).  A command is appended
+ * piece by piece; if it does not fit, the whole command is taken back at
+ * mailproto__ob_end, so a half command never leaves. */
+typedef struct mailproto__ob {
+    unsigned char *buf;
+    size_t cap;
+    size_t *off, *len;
+    size_t start; /* where this command begins */
+    int over;     /* it did not fit */
+} mailproto__ob;
+
+/* Start a command (an empty buffer is rewound to its start first). */
+void mailproto__ob_begin(mailproto__ob *o, unsigned char *buf, size_t cap, size_t *off, size_t *len);
+void mailproto__ob_put(mailproto__ob *o, const void *s, size_t n);
+void mailproto__ob_str(mailproto__ob *o, const char *s);
+void mailproto__ob_u64(mailproto__ob *o, uint64_t v);
+/* Finish the command and trace it: secret_from < 0 traces all of it,
+ * otherwise its first secret_from bytes and then the redaction marker.
+ * Returns -1 when it did not fit (taken back, nothing traced), 1 when it
+ * is the first unsent command (the engine arms sending), 0 otherwise. */
+int mailproto__ob_end(mailproto__ob *o, const mailproto__trace *t, int secret_from);
+
 #endif /* MAILPROTO_INTERNAL_H */

@@ -194,61 +194,30 @@ static int die_msg(mailproto__pop3_engine *e, int status, const char *msg)
 /* ---- output ---- */
 
 typedef struct ob {
+    mailproto__ob b;
     mailproto__pop3_engine *e;
-    size_t start;
-    int over;
 } ob;
 
 static ob ob_begin(mailproto__pop3_engine *e)
 {
-    if (e->out_off == e->out_len)
-        e->out_off = e->out_len = 0;
-    ob o = {e, e->out_len, 0};
+    ob o;
+    o.e = e;
+    mailproto__ob_begin(&o.b, e->out, e->out_cap, &e->out_off, &e->out_len);
     return o;
 }
 
-static void ob_put(ob *o, const char *s, size_t n)
-{
-    mailproto__pop3_engine *e = o->e;
-    if (o->over || n > e->out_cap - e->out_len) {
-        o->over = 1;
-        return;
-    }
-    memcpy(e->out + e->out_len, s, n);
-    e->out_len += n;
-}
+static void ob_str(ob *o, const char *s) { mailproto__ob_str(&o->b, s); }
 
-static void ob_str(ob *o, const char *s) { ob_put(o, s, strlen(s)); }
+static void ob_u32(ob *o, uint32_t v) { mailproto__ob_u64(&o->b, v); }
 
-static void ob_u32(ob *o, uint32_t v)
-{
-    char b[16];
-    size_t n = mailproto__fmt(b, sizeof b, "%lu", (unsigned long)v);
-    ob_put(o, b, n);
-}
-
-/* Finish a command and trace it: secret_from < 0 traces it all, else
- * the first secret_from bytes and then a redaction.  0 on overflow (the
- * command is taken back). */
+/* Finish a command (see mailproto__ob_end); 0 when it did not fit. */
 static int ob_end(ob *o, int secret_from)
 {
-    mailproto__pop3_engine *e = o->e;
-    if (o->over) {
-        e->out_len = o->start;
+    int r = mailproto__ob_end(&o->b, &o->e->trace, secret_from);
+    if (r < 0)
         return 0;
-    }
-    if (o->start == e->out_off)
-        e->arm_tx = 1;
-    size_t n = e->out_len - o->start;
-    if (secret_from >= 0) {
-        if (secret_from)
-            mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_SENT, MAILPROTO_TRACE_COMMAND,
-                                  e->out + o->start, (size_t)secret_from);
-        mailproto__trace_secret(&e->trace, MAILPROTO_TRACE_SENT);
-    } else {
-        mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_SENT, MAILPROTO_TRACE_COMMAND,
-                              e->out + o->start, n);
-    }
+    if (r)
+        o->e->arm_tx = 1;
     return 1;
 }
 
@@ -258,7 +227,7 @@ static int session_cmd(mailproto__pop3_engine *e, int st, const char *a, const c
 {
     ob o = ob_begin(e);
     ob_str(&o, a);
-    size_t head = e->out_len - o.start;
+    size_t head = e->out_len - o.b.start;
     if (b) {
         ob_str(&o, " ");
         head++;
@@ -337,9 +306,9 @@ static int perform_sasl(mailproto__pop3_engine *e)
     ob o = ob_begin(e);
     ob_str(&o, "AUTH ");
     ob_str(&o, mailproto__sasl_name(mech));
-    size_t head = e->out_len - o.start;
+    size_t head = e->out_len - o.b.start;
     int secret = -1;
-    if (mailproto__sasl_has_ir(mech) && !o.over) {
+    if (mailproto__sasl_has_ir(mech) && !o.b.over) {
         /* RFC 5034 4: the command with its initial response fits in 255
          * octets, else the response waits for the first challenge */
         size_t room = e->out_cap - e->out_len;
@@ -402,7 +371,7 @@ static int perform_apop(mailproto__pop3_engine *e)
     ob_str(&o, "APOP ");
     ob_str(&o, e->cfg.username);
     ob_str(&o, " ");
-    size_t head = e->out_len - o.start;
+    size_t head = e->out_len - o.b.start;
     ob_str(&o, hex);
     ob_str(&o, "\r\n");
     memset(hex, 0, sizeof hex);

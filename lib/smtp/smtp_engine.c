@@ -179,61 +179,33 @@ static int die(mailproto__smtp_engine *e, int status)
 /* ---- output ---- */
 
 typedef struct ob {
+    mailproto__ob b;
     mailproto__smtp_engine *e;
-    size_t start;
-    int over;
 } ob;
 
 static ob ob_begin(mailproto__smtp_engine *e)
 {
-    if (e->out_off == e->out_len)
-        e->out_off = e->out_len = 0;
-    ob o = {e, e->out_len, 0};
+    ob o;
+    o.e = e;
+    mailproto__ob_begin(&o.b, e->out, e->out_cap, &e->out_off, &e->out_len);
     return o;
 }
 
-static void ob_put(ob *o, const char *s, size_t n)
-{
-    mailproto__smtp_engine *e = o->e;
-    if (o->over || n > e->out_cap - e->out_len) {
-        o->over = 1;
-        return;
-    }
-    memcpy(e->out + e->out_len, s, n);
-    e->out_len += n;
-}
+static void ob_put(ob *o, const char *s, size_t n) { mailproto__ob_put(&o->b, s, n); }
 
-static void ob_str(ob *o, const char *s) { ob_put(o, s, strlen(s)); }
+static void ob_str(ob *o, const char *s) { mailproto__ob_str(&o->b, s); }
 
-static void ob_u64(ob *o, uint64_t v)
-{
-    char b[24];
-    size_t n = mailproto__fmt(b, sizeof b, "%llu", (unsigned long long)v);
-    ob_put(o, b, n);
-}
+static void ob_u64(ob *o, uint64_t v) { mailproto__ob_u64(&o->b, v); }
 
-/* Finish a command: trace it, count the reply.  On overflow the command
- * is taken back and 0 returned. */
+/* Finish a command (see mailproto__ob_end); 0 when it did not fit. */
 static int ob_end(ob *o, int secret_from)
 {
-    mailproto__smtp_engine *e = o->e;
-    if (o->over) {
-        e->out_len = o->start;
+    int r = mailproto__ob_end(&o->b, &o->e->trace, secret_from);
+    if (r < 0)
         return 0;
-    }
-    if (o->start == e->out_off)
-        e->arm_tx = 1;
-    size_t n = e->out_len - o->start;
-    if (secret_from >= 0) {
-        if (secret_from)
-            mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_SENT, MAILPROTO_TRACE_COMMAND,
-                                  e->out + o->start, (size_t)secret_from);
-        mailproto__trace_secret(&e->trace, MAILPROTO_TRACE_SENT);
-    } else {
-        mailproto__trace_emit(&e->trace, MAILPROTO_TRACE_SENT, MAILPROTO_TRACE_COMMAND,
-                              e->out + o->start, n);
-    }
-    e->pending++;
+    if (r)
+        o->e->arm_tx = 1;
+    o->e->pending++;
     return 1;
 }
 
@@ -395,9 +367,9 @@ static int perform_auth(mailproto__smtp_engine *e)
     ob o = ob_begin(e);
     ob_str(&o, "AUTH ");
     ob_str(&o, mailproto__sasl_name(mech));
-    size_t head = e->out_len - o.start;
+    size_t head = e->out_len - o.b.start;
     int secret = -1;
-    if (mailproto__sasl_has_ir(mech) && !o.over) {
+    if (mailproto__sasl_has_ir(mech) && !o.b.over) {
         /* RFC 4954: the whole line within 512 octets, else no IR */
         size_t room = e->out_cap - e->out_len;
         if (room > 512 - head)
