@@ -1086,8 +1086,15 @@ MAILPROTO_API int mailproto_imap_move(mailproto_imap *h, int uid, const mailprot
  * in mailproto_imap_last_result. */
 MAILPROTO_API int mailproto_imap_append(mailproto_imap *h, const char *mailbox, const char *flags,
                                         int64_t utc, int tz_minutes, mailproto_source *src);
+/* EXPUNGE: remove every \Deleted message of the selected mailbox.
+ * UID EXPUNGE (UIDPLUS): only the \Deleted messages among the UIDs in set
+ * (n ranges); MAILPROTO_E_UNSUPPORTED without UIDPLUS.  The removals
+ * arrive as EXPUNGE (or VANISHED) events and update the mailbox state. */
 MAILPROTO_API int mailproto_imap_expunge(mailproto_imap *h);
 MAILPROTO_API int mailproto_imap_uid_expunge(mailproto_imap *h, const mailproto_imap_range *set, size_t n);
+/* Leave the selected mailbox: CLOSE also expunges \Deleted messages,
+ * UNSELECT (RFC 3691) does not (MAILPROTO_E_UNSUPPORTED when the server
+ * does not advertise UNSELECT).  Return codes as for every command above. */
 MAILPROTO_API int mailproto_imap_close(mailproto_imap *h);
 MAILPROTO_API int mailproto_imap_unselect(mailproto_imap *h);
 /* IDLE.  Blocking: returns MAILPROTO_OK once the server accepted it; then
